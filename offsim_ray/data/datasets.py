@@ -1,0 +1,164 @@
+"""Dataset names -> Minari datasets -> Transitions.
+
+Resolution of a name: a paper-style alias (`hopper-expert`) becomes a Minari id
+(`mujoco/hopper/expert-v0`); the id is looked up in the local store; a missing `random`
+dataset (the Minari remote has none) is collected locally with uniform actions; any other
+missing id is downloaded from the Minari remote when it is reachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import minari
+import numpy as np
+
+from offsim_ray.data.collect import collect_dataset
+from offsim_ray.data.scores import ReferenceScores, reference_scores
+from offsim_ray.data.store import DatasetStore, one_line, remote_reachable
+from offsim_ray.data.transitions import SOURCE_NAMES, Transitions, from_episodes
+from offsim_ray.errors import OffSimError
+
+log = logging.getLogger(__name__)
+
+TASK_ENVS = {"hopper": "Hopper-v5", "walker2d": "Walker2d-v5", "halfcheetah": "HalfCheetah-v5"}
+_ALIAS = re.compile(r"(hopper|walker2d|halfcheetah)-(expert|medium|simple|random)")
+_LOCAL_RANDOM = re.compile(r"local/(hopper|walker2d|halfcheetah)/random-v0")
+RANDOM_STEPS = 20_000
+
+
+def resolve_dataset_id(name: str) -> str:
+    """`hopper-expert` -> `mujoco/hopper/expert-v0`; `hopper-random` -> `local/hopper/random-v0`."""
+    alias = _ALIAS.fullmatch(name.lower())
+    if alias is None:
+        return name
+    task, level = alias.groups()
+    return f"local/{task}/random-v0" if level == "random" else f"mujoco/{task}/{level}-v0"
+
+
+def open_dataset(
+    name: str, store: DatasetStore, download: bool = True, progress: bool = True
+) -> minari.MinariDataset:
+    dataset_id = resolve_dataset_id(name)
+    if store.exists(dataset_id):
+        return store.open(dataset_id)
+    random = _LOCAL_RANDOM.fullmatch(dataset_id)
+    if random:
+        env_id = TASK_ENVS[random.group(1)]
+        log.info("%s is not in %s: collecting %d uniform-random steps in %s", dataset_id, store.root, RANDOM_STEPS, env_id)
+        return collect_dataset(store, env_id, "random", RANDOM_STEPS, dataset_id, progress=progress)
+    if not download:
+        remote = "download disabled"
+    elif dataset_id.startswith("local/"):
+        remote = "local/ ids are never downloaded"
+    elif not remote_reachable():
+        remote = "the Minari remote is not reachable (no network)"
+    else:
+        log.info("downloading %s from the Minari remote into %s", dataset_id, store.root)
+        store.download(dataset_id)
+        return store.open(dataset_id)
+    shown = name if name == dataset_id else f"{name} (= {dataset_id})"
+    local = ", ".join(store.ids()) or "none"
+    raise OffSimError(
+        f"unknown dataset {shown}: not in the local store {store.root} (local datasets: {local}); {remote}"
+    )
+
+
+def env_id_of(dataset: minari.MinariDataset) -> str:
+    spec = dataset.spec.env_spec
+    if spec is None:
+        raise OffSimError(f"dataset {dataset.spec.dataset_id} records no env spec")
+    return spec.id
+
+
+def read_episodes(dataset: minari.MinariDataset) -> list[minari.EpisodeData]:
+    """Every episode, decoded; a damaged episode file is an OffSimError naming it."""
+    try:
+        return list(dataset.iterate_episodes())
+    except Exception as e:  # h5py and Minari raise many types for a damaged file
+        raise OffSimError(
+            f"dataset {dataset.spec.dataset_id}: cannot read episodes from "
+            f"{dataset.storage.data_path}: {one_line(e)}"
+        ) from None
+
+
+def load_transitions(
+    name: str,
+    store: DatasetStore,
+    source: str = "expert",
+    drop_nonfinite: bool = False,
+    download: bool = True,
+) -> Transitions:
+    """All (s, a, s') tuples of a dataset, labelled `source` (expert | diverse).
+
+    Rows with NaN or inf are refused, or dropped (and counted in the log) with `drop_nonfinite`.
+    """
+    if source not in SOURCE_NAMES:
+        raise OffSimError(f"unknown source '{source}'; use one of {', '.join(SOURCE_NAMES)}")
+    dataset = open_dataset(name, store, download)
+    transitions = from_episodes(
+        read_episodes(dataset), SOURCE_NAMES[source], env_id_of(dataset), dataset.spec.dataset_id
+    )
+    dataset_id = dataset.spec.dataset_id
+    bad = transitions.nonfinite_rows()
+    if bad.any():
+        if not drop_nonfinite:
+            raise OffSimError(
+                f"dataset {dataset_id}: {int(bad.sum())} of {len(transitions)} transitions contain "
+                "NaN or inf; pass --drop-nonfinite to drop them"
+            )
+        log.info("dataset %s: dropped %d transitions with NaN or inf", dataset_id, int(bad.sum()))
+        transitions = transitions.take(~bad)
+    return transitions
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What `offsim-ray data info` shows of one dataset."""
+
+    dataset_id: str
+    env_id: str
+    steps: int
+    episodes: int
+    obs_shape: tuple[int, ...]
+    action_shape: tuple[int, ...]
+    return_mean: float
+    return_std: float
+    return_min: float
+    return_max: float
+    reference: ReferenceScores
+
+    def lines(self) -> list[str]:
+        ref = self.reference
+        return [
+            f"dataset      {self.dataset_id}",
+            f"env          {self.env_id}",
+            f"steps        {self.steps}",
+            f"episodes     {self.episodes}",
+            f"observation  Box{self.obs_shape}",
+            f"action       Box{self.action_shape}",
+            f"return       mean {self.return_mean:.1f}  std {self.return_std:.1f}  "
+            f"min {self.return_min:.1f}  max {self.return_max:.1f}",
+            f"reference    random {ref.random:.1f}  expert {ref.expert:.1f}  ({ref.origin})",
+            f"normalized   {float(ref.normalize(self.return_mean)):.1f}",
+        ]
+
+
+def describe(dataset: minari.MinariDataset) -> DatasetInfo:
+    returns = np.array([float(np.sum(e.rewards)) for e in read_episodes(dataset)])
+    env_id = env_id_of(dataset)
+    return DatasetInfo(
+        dataset_id=dataset.spec.dataset_id,
+        env_id=env_id,
+        steps=int(dataset.total_steps),
+        episodes=int(dataset.total_episodes),
+        obs_shape=tuple(dataset.observation_space.shape),
+        action_shape=tuple(dataset.action_space.shape),
+        return_mean=float(returns.mean()),
+        return_std=float(returns.std()),
+        return_min=float(returns.min()),
+        return_max=float(returns.max()),
+        reference=reference_scores(dataset.storage.metadata, env_id),
+    )

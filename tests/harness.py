@@ -1,0 +1,44 @@
+"""Shared test harness: where the benchmark datasets are, the datasets tests make, and a runner
+for the real `offsim-ray` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from offsim_ray.data import DatasetStore
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH_ROOT = Path(os.environ.get("OFFSIM_BENCH_DATA", REPO.parent / "shared" / "datasets"))
+BENCH_IDS = DatasetStore(BENCH_ROOT).ids()
+
+# Small real datasets the tests make: (dataset id, env id, steps).
+COLLECTED = [
+    ("local/hopper/random-v0", "Hopper-v5", 3000),
+    ("local/walker2d/random-v0", "Walker2d-v5", 2000),
+    ("local/halfcheetah/random-v0", "HalfCheetah-v5", 1000),
+]
+
+
+def run_cli(*args: str, data_root: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `offsim-ray ARGS` in a fresh interpreter, as a user would."""
+    full_env = {**os.environ, "OFFSIM_OFFLINE": "1", **(env or {})}
+    if data_root is not None:
+        full_env["MINARI_DATASETS_PATH"] = str(data_root)
+    return subprocess.run(
+        [sys.executable, "-m", "offsim_ray.cli", *args],
+        capture_output=True, text=True, env=full_env, timeout=300,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Bad input: non-zero exit, exactly one line on stderr naming what failed, no traceback."""
+    assert result.returncode != 0, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("offsim-ray: error:"), lines[0]
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

@@ -1,0 +1,89 @@
+"""The `offsim-ray data` commands as a user runs them, and their one-line errors on bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.harness import BENCH_ROOT, assert_one_line_error, run_cli
+
+
+def test_collect_info_list_export(tmp_path):
+    root = tmp_path / "store"
+    result = run_cli("data", "collect", "--env", "Hopper-v5", "--steps", "1500", "--dataset-id",
+                     "local/hopper/random-v0", "--no-progress", data_root=root)
+    assert result.returncode == 0, result.stderr
+    assert "wrote local/hopper/random-v0: 1500 steps" in result.stdout
+
+    info = run_cli("data", "info", "hopper-random", data_root=root)
+    assert info.returncode == 0, info.stderr
+    fields = dict(line.split(None, 1) for line in info.stdout.splitlines())
+    assert fields["steps"] == "1500" and fields["env"] == "Hopper-v5"
+    assert fields["observation"] == "Box(11,)" and fields["action"] == "Box(3,)"
+    assert fields["reference"].endswith("(dataset metadata)")
+
+    listing = run_cli("data", "list", "--data-root", str(root))
+    assert listing.stdout.splitlines() == [f"1 datasets in {root}", "  local/hopper/random-v0"]
+
+    out = tmp_path / "out" / "mixed.npz"
+    export = run_cli("data", "export", "--expert", "hopper-random", "--diverse", "hopper-random",
+                     "--n", "1000", "--out", str(out), data_root=root)
+    assert export.returncode == 0, export.stderr
+    arrays = np.load(out)
+    assert arrays["obs"].shape == (1000, 11) and arrays["action"].shape == (1000, 3)
+    assert np.bincount(arrays["source"]).tolist() == [500, 500]
+    assert [p.name for p in out.parent.iterdir()] == ["mixed.npz"]
+
+
+def test_info_on_the_benchmark_store():
+    result = run_cli("data", "info", "bench/hopper/expert-v0", data_root=BENCH_ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "episodes     20" in result.stdout and "normalized   100.0" in result.stdout
+
+
+def test_unknown_dataset(tmp_path):
+    result = run_cli("data", "info", "walker2d-expert", data_root=tmp_path)
+    assert_one_line_error(result, "walker2d-expert (= mujoco/walker2d/expert-v0)", "local datasets: none",
+                          "not reachable")
+
+
+def test_spaces_differ(tmp_path):
+    root = tmp_path / "store"
+    for env, dataset_id in [("Hopper-v5", "local/hopper/random-v0"), ("HalfCheetah-v5", "local/halfcheetah/random-v0")]:
+        run_cli("data", "collect", "--env", env, "--steps", "300", "--dataset-id", dataset_id, "--no-progress",
+                data_root=root)
+    result = run_cli("data", "export", "--expert", "hopper-random", "--diverse", "halfcheetah-random",
+                     "--n", "100", "--out", str(tmp_path / "x.npz"), data_root=root)
+    assert_one_line_error(result, "different envs")
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_n_larger_than_the_dataset(tmp_path):
+    run_cli("data", "collect", "--env", "Hopper-v5", "--steps", "300", "--dataset-id", "local/hopper/random-v0",
+            "--no-progress", data_root=tmp_path)
+    result = run_cli("data", "export", "--expert", "hopper-random", "--n", "301", "--out", str(tmp_path / "x.npz"),
+                     data_root=tmp_path)
+    assert_one_line_error(result, "asked for 301 transitions but the data has only 300")
+
+
+def test_unwritable_output_and_store(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    result = run_cli("data", "collect", "--env", "Hopper-v5", "--steps", "10", "--dataset-id", "local/x/y-v0",
+                     "--data-root", str(blocker / "store"))
+    assert_one_line_error(result, "cannot write to the dataset store", str(blocker / "store"))
+    run_cli("data", "collect", "--env", "Hopper-v5", "--steps", "300", "--dataset-id", "local/hopper/random-v0",
+            "--no-progress", data_root=tmp_path / "s")
+    result = run_cli("data", "export", "--expert", "hopper-random", "--n", "10", "--out", str(blocker / "x.npz"),
+                     data_root=tmp_path / "s")
+    assert_one_line_error(result, f"cannot write {blocker / 'x.npz'}")
+    assert blocker.read_text() == "keep me"
+
+
+def test_usage_errors_are_one_line(tmp_path):
+    assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--steps", "-5", "--dataset-id", "a/b-v0"),
+                          "--steps", "positive")
+    assert_one_line_error(run_cli("data", "collect", "--env", "NoSuchEnv-v0", "--steps", "5", "--dataset-id", "a/b-v0",
+                                  data_root=tmp_path), "cannot make env NoSuchEnv-v0")
+    assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--policy", "genius", "--dataset-id",
+                                  "a/b-v0", data_root=tmp_path), "unknown policy 'genius'")
+    assert_one_line_error(run_cli("data", "frobnicate"), "invalid choice")
