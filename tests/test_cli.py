@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from tests.harness import BENCH_ROOT, assert_one_line_error, run_cli
+from tests.harness import BENCH_IDS, BENCH_ROOT, assert_one_line_error, run_cli
 
 
 def test_collect_info_list_export(tmp_path):
@@ -34,8 +35,9 @@ def test_collect_info_list_export(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["mixed.npz"]
 
 
-def test_info_on_the_benchmark_store():
-    result = run_cli("data", "info", "bench/hopper/expert-v0", data_root=BENCH_ROOT)
+@pytest.mark.parametrize("dataset_id", [i for i in BENCH_IDS if i.endswith("expert-v0")])
+def test_info_on_the_benchmark_store(dataset_id):
+    result = run_cli("data", "info", dataset_id, data_root=BENCH_ROOT)
     assert result.returncode == 0, result.stderr
     assert "episodes     20" in result.stdout and "normalized   100.0" in result.stdout
 

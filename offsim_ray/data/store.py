@@ -55,6 +55,9 @@ class DatasetStore:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).expanduser())
+
     @classmethod
     def from_env(cls, data_root: str | os.PathLike | None = None) -> DatasetStore:
         """`data_root`, else $MINARI_DATASETS_PATH, else Minari's default ~/.minari/datasets."""
