@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -67,18 +68,22 @@ def data_info(args: argparse.Namespace) -> None:
     print("\n".join(info.lines()))
 
 
-def data_export(args: argparse.Namespace) -> None:
+def _training_data(args: argparse.Namespace):
+    """args.n transitions: the expert data alone, or n/2 expert + n/2 diverse (OffSim+)."""
     from offsim_ray.data import load_transitions, mix
 
     store = _store(args)
     kwargs = dict(drop_nonfinite=args.drop_nonfinite, download=not args.offline)
     expert = load_transitions(args.expert, store, "expert", **kwargs)
-    if args.diverse:
-        diverse = load_transitions(args.diverse, store, "diverse", **kwargs)
-        half = args.n // 2
-        data = mix(expert, diverse, args.n - half, half, args.seed)
-    else:
-        data = expert.subsample(args.n, args.seed)
+    if not args.diverse:
+        return expert.subsample(args.n, args.seed)
+    diverse = load_transitions(args.diverse, store, "diverse", **kwargs)
+    half = args.n // 2
+    return mix(expert, diverse, args.n - half, half, args.seed)
+
+
+def data_export(args: argparse.Namespace) -> None:
+    data = _training_data(args)
     out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +94,76 @@ def data_export(args: argparse.Namespace) -> None:
     except OSError as e:
         raise OffSimError(f"cannot write {out}: {e.strerror or e}") from None
     print(f"wrote {len(data)} transitions of {data.name} ({data.env_id}) -> {out}")
+
+
+def fit(args: argparse.Namespace) -> None:
+    from offsim_ray.simulator import fit_simulator, preset
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
+    overrides = {k: v for k, v in vars(args).items()
+                 if k in ("alpha", "beta", "nll_weight", "margin", "reward_scale", "hinge_on", "device",
+                          "steps", "warmup_steps") and v is not None}
+    config = preset(args.preset).with_(seed=args.seed, margin_relative=args.margin_relative, **overrides)
+    data = _training_data(args)
+    kind = "OffSim+" if args.diverse else "OffSim"
+    print(f"fitting {kind} on {len(data)} transitions of {data.name} ({data.env_id}), preset {args.preset}",
+          file=sys.stderr)
+    simulator, history = fit_simulator(data, config, progress=not args.no_progress)
+    simulator.save(out, history, overwrite=args.overwrite)
+    last = history[-1] if history else {}
+    figures = "  ".join(f"{k.split('/')[1]} {v:.4g}" for k, v in last.items() if k.startswith("sim/"))
+    print(f"wrote {out} ({simulator.fit_seconds:.1f} s): {figures}")
+
+
+def fit_report(args: argparse.Namespace) -> None:
+    from offsim_ray.simulator import Simulator
+
+    simulator = Simulator.load(args.artifact)
+    data, config = simulator.data, simulator.config
+    lines = [
+        f"artifact     {args.artifact}",
+        f"env          {simulator.env_id}",
+        f"data         {data.name}: {len(data)} transitions, {int(simulator.holdout.sum())} held out",
+        f"fingerprint  {simulator.fingerprint}",
+        f"config       alpha {config.alpha}  nll_weight {config.nll_weight}  beta {config.beta}  "
+        f"margin {config.margin_value:.4g}  hinge_on {config.hinge_on}  steps {config.warmup_steps}+{config.steps}",
+    ]
+    history_file = Path(args.artifact) / "metrics.jsonl"
+    rows = [json.loads(line) for line in history_file.read_text().splitlines()] if history_file.exists() else []
+    if rows:
+        lines += [f"{k:<24} {v:.4f}" for k, v in rows[-1].items() if k.startswith("sim/")]
+    lines += [f"{k:<24} {v:.4f}" for k, v in simulator.reward_generalisation().items()]
+    if args.dataset:
+        from offsim_ray.data import load_transitions
+
+        other = load_transitions(args.dataset, _store(args), download=not args.offline)
+        simulator.check_matches(other)
+        lines.append(f"reward/{other.name:<17} {float(simulator.reward_of(other).mean()):.4f}")
+    print("\n".join(lines))
+
+
+def rollout(args: argparse.Namespace) -> None:
+    import time
+
+    import gymnasium as gym
+
+    env = gym.make_vec("OffSim-v0", num_envs=args.num_envs, vectorization_mode="vector_entry_point",
+                       artifact=args.artifact, horizon=args.horizon, variance=args.variance,
+                       termination=args.termination)
+    env.reset(seed=args.seed)
+    env.action_space.seed(args.seed)
+    rewards, ended = 0.0, 0
+    started = time.perf_counter()
+    for _ in range(args.steps):
+        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        rewards += float(reward.sum())
+        ended += int((terminated | truncated).sum())
+    seconds = time.perf_counter() - started
+    n = args.steps * args.num_envs
+    print(f"{n} random-action transitions in {seconds:.2f} s ({n / seconds:.0f} steps/s), "
+          f"{ended} episodes ended, mean reward {rewards / n:.4f}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +202,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-nonfinite", action="store_true", help="drop rows with NaN or inf instead of refusing")
     p.add_argument("--out", required=True, help="output .npz path")
     p.set_defaults(func=data_export)
+
+    p = commands.add_parser("fit", parents=[common], help="fit an OffSim (or, with --diverse, OffSim+) simulator")
+    p.add_argument("--expert", required=True, help="expert dataset id or alias")
+    p.add_argument("--diverse", help="diverse dataset id or alias: OffSim+ on N/2 expert + N/2 diverse")
+    p.add_argument("--out", required=True, help="artifact directory to write")
+    p.add_argument("--preset", default="quick", help="smoke | quick | paper")
+    p.add_argument("--n", type=_positive_int, default=20_000, help="transitions to fit on (paper: 20000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--alpha", type=float, help="entropy weight of eq. (3)")
+    p.add_argument("--beta", type=float, help="hinge weight of eq. (8)")
+    p.add_argument("--nll-weight", type=float, help="weight of the NLL anchor in the transition step")
+    p.add_argument("--margin", type=float, help="margin m (absolute, or times R with --margin-relative)")
+    p.add_argument("--margin-relative", action="store_true", help="read --margin in units of --reward-scale R")
+    p.add_argument("--reward-scale", type=float, help="R = max|r| of an expert-only OffSim reward")
+    p.add_argument("--hinge-on", choices=["data", "model"], help="hinge expectations over data (eq. 5) or model (eq. 8)")
+    p.add_argument("--steps", type=int, help="min-max iterations (overrides the preset)")
+    p.add_argument("--warmup-steps", type=int, help="NLL warm-start steps (overrides the preset)")
+    p.add_argument("--device", help="torch device, e.g. cuda")
+    p.add_argument("--drop-nonfinite", action="store_true", help="drop rows with NaN or inf instead of refusing")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing artifact")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=fit)
+
+    p = commands.add_parser("fit-report", parents=[common], help="fidelity and reward-generalisation figures of an artifact")
+    p.add_argument("artifact", help="artifact directory written by `offsim-ray fit`")
+    p.add_argument("--dataset", help="also report the mean reward on this dataset")
+    p.set_defaults(func=fit_report)
+
+    p = commands.add_parser("rollout", help="random-action rollouts in the learned env (a quick check)")
+    p.add_argument("artifact", help="artifact directory written by `offsim-ray fit`")
+    p.add_argument("--horizon", type=int, default=5, help="steps before truncation (paper: 5)")
+    p.add_argument("--num-envs", type=_positive_int, default=64)
+    p.add_argument("--steps", type=_positive_int, default=100, help="vector steps")
+    p.add_argument("--variance", choices=["high", "low"], default="high")
+    p.add_argument("--termination", action="store_true", help="apply the task's termination function")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=rollout)
     return parser
 
 

@@ -25,3 +25,30 @@ def store(tmp_path_factory) -> DatasetStore:
 def bench_store() -> DatasetStore:
     return DatasetStore(BENCH_ROOT)
 
+
+
+@pytest.fixture(scope="session")
+def hopper_pair(store, bench_store):
+    """(expert, diverse) Hopper-v5 transitions: the benchmark's expert and random data when present,
+    else the collected random data in both roles."""
+    from offsim_ray.data import load_transitions
+
+    if {"bench/hopper/expert-v0", "bench/hopper/random-v0"} <= set(bench_store.ids()):
+        expert = load_transitions("bench/hopper/expert-v0", bench_store, "expert")
+        diverse = load_transitions("bench/hopper/random-v0", bench_store, "diverse")
+    else:
+        expert = load_transitions("local/hopper/random-v0", store, "expert")
+        diverse = load_transitions("local/hopper/random-v0", store, "diverse")
+    return expert.subsample(2000, 0), diverse.subsample(2000, 1)
+
+
+@pytest.fixture(scope="session")
+def fitted(hopper_pair, tmp_path_factory):
+    """An OffSim+ simulator fit with the smoke preset on real Hopper data, and its saved artifact."""
+    from offsim_ray.data import mix
+    from offsim_ray.simulator import fit_simulator, preset
+
+    expert, diverse = hopper_pair
+    simulator, history = fit_simulator(mix(expert, diverse, 1000, 1000, 0), preset("smoke"), progress=False)
+    path = simulator.save(tmp_path_factory.mktemp("artifact") / "sim", history)
+    return simulator, history, path

@@ -1,0 +1,82 @@
+"""Simulator fit configuration: a frozen dataclass with one line per field, and its presets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from offsim_ray.errors import OffSimError
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    ensemble_size: int = 7         # members of T_θ (paper: 7 parallel models)
+    transition_layers: int = 7     # linear layers per member (paper: 7-layer MLP)
+    transition_hidden: int = 200   # width of each member's hidden layers
+    reward_layers: int = 4         # linear layers of r_φ (paper: 4-layer MLP)
+    reward_hidden: int = 256       # width of r_φ's hidden layers
+    lr: float = 1e-3               # Adam learning rate for T_θ and r_φ (paper: 1e-3)
+    batch_size: int = 256          # transitions per gradient step
+    warmup_steps: int = 3000       # maximum-likelihood steps on T_θ before the min-max game
+    steps: int = 10000             # min-max iterations, one reward step and one transition step each
+    alpha: float = 0.01            # entropy weight α of eq. (3)
+    nll_weight: float = 1.0        # weight of the NLL anchor in the transition step
+    beta: float = 2.0              # hinge weight β of eq. (8) (paper: 2)
+    margin: float = 0.0            # margin m of eq. (5), absolute, or in units of R if margin_relative
+    margin_relative: bool = False  # read `margin` as a multiple of R = max|r| of an expert-only reward
+    reward_scale: float = 1.0      # R, used when margin_relative (see propose_margin)
+    hinge_on: str = "data"         # expectations of the hinge over the "data" (eq. 5) or "model" rollouts (eq. 8)
+    holdout_fraction: float = 0.1  # share of transitions held out for fidelity and generalisation figures
+    eval_every: int = 500          # iterations between logged metrics
+    seed: int = 0                  # seeds data split, batches, sampling and initialisation
+    device: str = "cpu"            # torch device for the fit
+
+    def __post_init__(self) -> None:
+        checks = {
+            "alpha": self.alpha >= 0, "beta": self.beta >= 0, "nll_weight": self.nll_weight >= 0,
+            "lr": self.lr > 0, "batch_size": self.batch_size > 0, "steps": self.steps >= 0,
+            "warmup_steps": self.warmup_steps >= 0, "ensemble_size": self.ensemble_size > 0,
+            "transition_layers": self.transition_layers >= 2, "reward_layers": self.reward_layers >= 2,
+            "holdout_fraction": 0 < self.holdout_fraction < 1, "eval_every": self.eval_every > 0,
+            "reward_scale": self.reward_scale > 0, "hinge_on": self.hinge_on in ("data", "model"),
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise OffSimError(
+                "invalid simulator config: " + ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
+            )
+
+    @property
+    def margin_value(self) -> float:
+        """m in reward units."""
+        return self.margin * self.reward_scale if self.margin_relative else self.margin
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SimConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise OffSimError(f"unknown simulator config keys: {', '.join(unknown)}")
+        return cls(**d)
+
+    def with_(self, **changes) -> SimConfig:
+        return replace(self, **changes)
+
+
+PRESETS: dict[str, SimConfig] = {
+    # seconds on 2 CPU cores: tests and the smoke reproduction
+    "smoke": SimConfig(ensemble_size=7, transition_layers=4, transition_hidden=64, reward_hidden=64,
+                       warmup_steps=200, steps=200, eval_every=100),
+    # minutes on 2 CPU cores
+    "quick": SimConfig(transition_hidden=128, warmup_steps=2000, steps=3000),
+    # the paper's architecture, for GPUs
+    "paper": SimConfig(),
+}
+
+
+def preset(name: str) -> SimConfig:
+    if name not in PRESETS:
+        raise OffSimError(f"unknown preset '{name}'; available: {', '.join(PRESETS)}")
+    return PRESETS[name]

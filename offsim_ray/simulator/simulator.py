@@ -1,0 +1,204 @@
+"""A fitted simulator (T_θ, r_φ, the data it was fit on) and its artifact directory.
+
+Artifact layout (format version 1):
+  meta.json   format version, env id, spaces, fingerprint of the data, dataset ids, resolved config
+  weights.pt  state dicts of T_θ and r_φ, normalisation statistics included
+  data.npz    the (s, a, s', source) rows it was fit on and the held-out mask (start states, reports)
+  norm.json   the normalisation statistics, readable
+  metrics.jsonl  the fit's metric history, also as TensorBoard events under tensorboard/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from offsim_ray.data.transitions import DIVERSE, EXPERT, NormStats, Transitions, check_compatible
+from offsim_ray.errors import OffSimError
+from offsim_ray.simulator.config import SimConfig
+from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
+
+FORMAT_VERSION = 1
+
+
+def action_bounds(data: Transitions) -> tuple[list[float], list[float]]:
+    """The real env's action box, else the range the data covers."""
+    import gymnasium as gym
+
+    try:
+        env = gym.make(data.env_id)
+        low, high = env.action_space.low, env.action_space.high
+        env.close()
+    except gym.error.Error:
+        low, high = data.action.min(axis=0), data.action.max(axis=0)
+    return np.asarray(low, dtype=float).tolist(), np.asarray(high, dtype=float).tolist()
+
+
+def fingerprint(data: Transitions) -> str:
+    """sha256 over the rows, their source labels and the env id: same data, same fingerprint."""
+    h = hashlib.sha256(data.env_id.encode())
+    for array in (data.obs, data.action, data.next_obs, data.source):
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _write_tensorboard(log_dir: Path, history: list[dict]) -> None:
+    from tensorboardX import SummaryWriter
+
+    with SummaryWriter(str(log_dir)) as writer:
+        for row in history:
+            for key, value in row.items():
+                if "/" in key:
+                    writer.add_scalar(key, value, row["step"])
+
+
+class Simulator:
+    """T_θ and r_φ with the data they were fit on; `step` is what the learned env calls."""
+
+    def __init__(self, transition: TransitionEnsemble, reward: RewardNet, data: Transitions,
+                 holdout: np.ndarray, config: SimConfig, fit_seconds: float = 0.0,
+                 bounds: tuple[list[float], list[float]] | None = None):
+        self.transition = transition
+        self.reward = reward
+        self.data = data
+        self.holdout = holdout
+        self.config = config
+        self.fit_seconds = fit_seconds
+        self.fingerprint = fingerprint(data)
+        self.action_low, self.action_high = bounds or action_bounds(data)
+
+    @property
+    def env_id(self) -> str:
+        return self.data.env_id
+
+    @torch.no_grad()
+    def step(self, obs: np.ndarray, action: np.ndarray, rng: np.random.Generator,
+             high_variance: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(B, obs_dim), (B, act_dim) -> next obs and reward r_φ(s, s').
+
+        High variance (the default): a uniformly drawn member per row plus its Gaussian noise.
+        Low variance (Table 3a ablation): the ensemble mean, no noise. Randomness comes from `rng`.
+        """
+        device = self.config.device
+        s = torch.tensor(obs, dtype=torch.float32, device=device)
+        a = torch.tensor(action, dtype=torch.float32, device=device)
+        if high_variance:
+            member = torch.as_tensor(rng.integers(0, self.transition.members, len(s)), device=device)
+            noise = torch.as_tensor(rng.standard_normal(s.shape, dtype=np.float32), device=device)
+            next_s, _ = self.transition.sample(s, a, noise, member)
+        else:
+            next_s = self.transition.mean_next_obs(s, a)
+        return next_s.cpu().numpy(), self.reward(s, next_s).cpu().numpy()
+
+    @torch.no_grad()
+    def reward_of(self, data: Transitions) -> np.ndarray:
+        """r_φ(s, s') of real transitions."""
+        device = self.config.device
+        return self.reward(torch.as_tensor(np.array(data.obs), device=device),
+                           torch.as_tensor(np.array(data.next_obs), device=device)).cpu().numpy()
+
+    def check_matches(self, data: Transitions) -> None:
+        """Refuse data from another env or with other spaces than this simulator's."""
+        check_compatible(self.data, data)
+
+    def reward_generalisation(self) -> dict[str, float]:
+        """Mean r_φ on seen (training) and unseen (held-out) expert and diverse transitions (Table 3b)."""
+        rewards = self.reward_of(self.data)
+        report = {}
+        for source_name, source in (("expert", EXPERT), ("diverse", DIVERSE)):
+            for split_name, split in (("seen", ~self.holdout), ("unseen", self.holdout)):
+                rows = split & (self.data.source == source)
+                if rows.any():
+                    report[f"reward/{split_name}_{source_name}"] = float(rewards[rows].mean())
+        return report
+
+    def save(self, out: str | os.PathLike, history: list[dict] = (), overwrite: bool = False) -> Path:
+        """Write the artifact to a temporary sibling of `out`, then rename it into place."""
+        out = Path(out)
+        if out.exists() and not overwrite:
+            raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        except OSError as e:
+            raise OffSimError(f"cannot write the artifact to {out}: {e.strerror or e}") from None
+        try:
+            d = self.data
+            meta = {
+                "format_version": FORMAT_VERSION,
+                "env_id": d.env_id,
+                "obs_dim": d.obs_dim,
+                "action_dim": d.action_dim,
+                "fingerprint": self.fingerprint,
+                "dataset_ids": list(d.dataset_ids),
+                "action_low": self.action_low,
+                "action_high": self.action_high,
+                "fit_seconds": round(self.fit_seconds, 3),
+                "config": self.config.to_dict(),
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+            (tmp / "norm.json").write_text(json.dumps(d.normalization().to_dict()))
+            torch.save({"transition": self.transition.state_dict(), "reward": self.reward.state_dict()},
+                       tmp / "weights.pt")
+            np.savez(tmp / "data.npz", obs=d.obs, action=d.action, next_obs=d.next_obs,
+                     terminated=d.terminated, truncated=d.truncated, source=d.source, holdout=self.holdout)
+            (tmp / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in history))
+            _write_tensorboard(tmp / "tensorboard", history)
+            if out.exists():
+                replaced = out.with_name(f".{out.name}.replaced")
+                os.replace(out, replaced)
+                os.replace(tmp, out)
+                shutil.rmtree(replaced)
+            else:
+                os.replace(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "cpu") -> Simulator:
+        path = Path(path)
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+        except FileNotFoundError:
+            raise OffSimError(f"{path} is not a simulator artifact (no meta.json)") from None
+        except (OSError, ValueError) as e:
+            raise OffSimError(f"simulator artifact {path}: cannot read meta.json: {e}") from None
+        version = meta.get("format_version")
+        if version != FORMAT_VERSION:
+            raise OffSimError(
+                f"simulator artifact {path} has format version {version}; this offsim-ray reads "
+                f"version {FORMAT_VERSION}: refit it with `offsim-ray fit`"
+            )
+        try:
+            config = SimConfig.from_dict({**meta["config"], "device": device})
+            arrays = np.load(path / "data.npz")
+            data = Transitions(
+                obs=arrays["obs"], action=arrays["action"], next_obs=arrays["next_obs"],
+                terminated=arrays["terminated"], truncated=arrays["truncated"], source=arrays["source"],
+                env_id=meta["env_id"], dataset_ids=tuple(meta["dataset_ids"]),
+            )
+            stats = NormStats.from_dict(json.loads((path / "norm.json").read_text()))
+            transition = TransitionEnsemble(data.obs_dim, data.action_dim, stats, config.ensemble_size,
+                                            config.transition_hidden, config.transition_layers)
+            reward = RewardNet(data.obs_dim, stats, config.reward_hidden, config.reward_layers)
+            weights = torch.load(path / "weights.pt", map_location=device, weights_only=True)
+            transition.load_state_dict(weights["transition"])
+            reward.load_state_dict(weights["reward"])
+            simulator = cls(transition.to(device).eval(), reward.to(device).eval(), data,
+                            arrays["holdout"], config, meta.get("fit_seconds", 0.0),
+                            (meta["action_low"], meta["action_high"]))
+        except OffSimError:
+            raise
+        except Exception as e:  # zip, pickle, json and torch raise many types for a damaged file
+            raise OffSimError(f"simulator artifact {path} is corrupt: {' '.join(str(e).split())}") from None
+        if simulator.fingerprint != meta["fingerprint"]:
+            raise OffSimError(f"simulator artifact {path} is corrupt: its data does not match its fingerprint")
+        return simulator

@@ -1,0 +1,83 @@
+"""OffSim-v0 as a Gymnasium env and a VectorEnv over a real fitted artifact."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import offsim_ray  # noqa: F401  (registers OffSim-v0)
+from offsim_ray.data import termination_fn
+from offsim_ray.errors import OffSimError
+
+
+def test_passes_the_env_checker(fitted):
+    env = gym.make("OffSim-v0", artifact=fitted[2])
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (11,) and obs.dtype == np.float32
+
+
+def test_single_env_truncates_after_the_horizon(fitted):
+    env = gym.make("OffSim-v0", artifact=fitted[2], horizon=3)
+    obs, _ = env.reset(seed=1)
+    assert any(np.allclose(obs, s) for s in fitted[0].data.obs[:])  # starts from a data state
+    flags = [env.step(env.action_space.sample())[3] for _ in range(3)]
+    assert flags == [False, False, True]
+
+
+def test_vector_env_truncates_and_autoresets_next_step(fitted):
+    env = gym.make_vec("OffSim-v0", num_envs=16, vectorization_mode="vector_entry_point",
+                       artifact=fitted[2], horizon=2)
+    assert env.observation_space.shape == (16, 11) and env.action_space.shape == (16, 3)
+    env.reset(seed=0)
+    actions = np.zeros((16, 3), np.float32)
+    _, r1, term1, trunc1, _ = env.step(actions)
+    assert not trunc1.any() and not term1.any() and np.isfinite(r1).all() and (np.abs(r1) < 1).all()
+    _, _, _, trunc2, _ = env.step(actions)
+    assert trunc2.all()
+    obs3, r3, term3, trunc3, _ = env.step(actions)
+    assert (r3 == 0).all() and not (term3 | trunc3).any()  # the reset step
+    data = fitted[0].data.obs
+    assert all(any(np.allclose(o, s) for s in data) for o in obs3[:4])
+
+
+def test_termination_function_is_applied(fitted):
+    env = gym.make_vec("OffSim-v0", num_envs=256, vectorization_mode="vector_entry_point",
+                       artifact=fitted[2], horizon=5, termination=True)
+    obs, _ = env.reset(seed=0)
+    fn = termination_fn("Hopper-v5")
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        actions = rng.uniform(-1, 1, (256, 3)).astype(np.float32)
+        next_obs, _, terminated, _, _ = env.step(actions)
+        np.testing.assert_array_equal(terminated, fn(obs, actions, next_obs))
+        obs = next_obs
+        if terminated.any():
+            break
+
+
+def test_low_variance_is_the_deterministic_ensemble_mean(fitted):
+    simulator = fitted[0]
+    obs, action = simulator.data.obs[:32], simulator.data.action[:32]
+    low_a = simulator.step(obs, action, np.random.default_rng(0), high_variance=False)[0]
+    low_b = simulator.step(obs, action, np.random.default_rng(1), high_variance=False)[0]
+    high_a = simulator.step(obs, action, np.random.default_rng(0), high_variance=True)[0]
+    high_b = simulator.step(obs, action, np.random.default_rng(1), high_variance=True)[0]
+    np.testing.assert_array_equal(low_a, low_b)
+    assert not np.allclose(high_a, high_b)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"horizon": 0}, "horizon must be a positive number of steps, got 0"),
+    ({"variance": "medium"}, "variance must be one of high, low"),
+])
+def test_bad_env_arguments(fitted, kwargs, message):
+    with pytest.raises(OffSimError, match=message):
+        gym.make("OffSim-v0", artifact=fitted[2], **kwargs)
+
+
+def test_missing_artifact(tmp_path):
+    with pytest.raises(OffSimError, match="is not a simulator artifact"):
+        gym.make("OffSim-v0", artifact=tmp_path)
