@@ -10,6 +10,7 @@ OffSim+ is the same loop on data with diverse rows (source = DIVERSE): the hinge
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 
@@ -113,7 +114,8 @@ def fit_simulator(data: Transitions, config: SimConfig, progress: bool = True) -
         bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in metrics.items()}, refresh=False)
         if not progress:
             return
-        bar.write(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}))
+        bar.write(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}),
+                  file=sys.stderr)
 
     def next_batch() -> Batch:
         return train_batch.take(torch.as_tensor(rng.integers(0, len(train), config.batch_size), device=config.device))
