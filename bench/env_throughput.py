@@ -8,7 +8,6 @@ does not depend on them).
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 import offsim_ray  # noqa: F401  (registers OffSim-v0)
-from offsim_ray.data import DatasetStore, load_transitions
+import common
 from offsim_ray.simulator import fit_simulator, preset
 
 
@@ -36,12 +35,10 @@ def steps_per_second(env, num_envs: int, seconds: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data-root", default="../shared/datasets")
-    parser.add_argument("--dataset", default="bench/hopper/expert-v0")
+    parser = common.parser(__doc__)
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
-    data = load_transitions(args.dataset, DatasetStore.from_env(args.data_root)).subsample(20_000, 0)
+    _, data = common.transitions(args)
     simulator, history = fit_simulator(data, preset("paper").with_(warmup_steps=20, steps=0), progress=False)
     artifact = simulator.save(Path(tempfile.mkdtemp()) / "sim", history)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -8,7 +8,6 @@ side by side in one run (how the defaults were chosen).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import time
 
@@ -16,8 +15,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from offsim_ray.data import DatasetStore, load_transitions, open_dataset
+from offsim_ray.data import DatasetStore, open_dataset
 from offsim_ray.data.datasets import read_episodes
+import common
 from offsim_ray.simulator import fit_simulator, preset
 
 K = 5
@@ -55,15 +55,12 @@ def open_loop_error(simulator, starts, actions, real, obs_std) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data-root", default="../shared/datasets")
-    parser.add_argument("--dataset", default="bench/hopper/expert-v0")
+    parser = common.parser(__doc__)
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--windows", type=int, default=500)
     parser.add_argument("--grid", action="store_true", help="α x NLL-anchor grid, side by side")
     args = parser.parse_args()
-    store = DatasetStore.from_env(args.data_root)
-    data = load_transitions(args.dataset, store).subsample(20_000, 0)
+    store, data = common.transitions(args)
     starts, actions, real = replay_windows(args.dataset, store, args.windows, seed=1)
     obs_std = data.obs.std(axis=0) + 1e-6
     base = preset(args.preset)

@@ -6,22 +6,19 @@ min-max game (batch_size x iterations / wall seconds), on real Hopper data.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
-from offsim_ray.data import DatasetStore, load_transitions
+import common
 from offsim_ray.simulator import fit_simulator, preset
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data-root", default="../shared/datasets")
-    parser.add_argument("--dataset", default="bench/hopper/expert-v0")
+    parser = common.parser(__doc__)
     parser.add_argument("--iterations", type=int, default=200)
     args = parser.parse_args()
-    data = load_transitions(args.dataset, DatasetStore.from_env(args.data_root)).subsample(20_000, 0)
+    _, data = common.transitions(args)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, data {data.name}")
     print("| preset | phase | iterations | transitions/s |")
     print("|---|---|---|---|")

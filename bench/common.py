@@ -1,0 +1,19 @@
+"""What every benchmark shares: the benchmark store's flags and 20k transitions of one dataset."""
+
+from __future__ import annotations
+
+import argparse
+
+from offsim_ray.data import DatasetStore, Transitions, load_transitions
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=doc)
+    p.add_argument("--data-root", default="../shared/datasets", help="Minari store with the benchmark datasets")
+    p.add_argument("--dataset", default="bench/hopper/expert-v0")
+    return p
+
+
+def transitions(args: argparse.Namespace) -> tuple[DatasetStore, Transitions]:
+    store = DatasetStore.from_env(args.data_root)
+    return store, load_transitions(args.dataset, store).subsample(20_000, 0)
