@@ -21,8 +21,8 @@ from tqdm import tqdm
 from offsim_ray.data.transitions import DIVERSE, EXPERT, Transitions
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.losses import margin_hinge, reward_loss, transition_loss
-from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
-from offsim_ray.simulator.simulator import Simulator
+from offsim_ray.simulator.models import TransitionEnsemble
+from offsim_ray.simulator.simulator import Simulator, build_networks
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,7 @@ def evaluate(simulator: Simulator, batch: Batch, generator: torch.Generator, mar
         "sim/entropy": transition.entropy(logstd).item(),
     }
     if (~batch.expert).any() and batch.expert.any():
-        gap = r_data[~batch.expert].mean() + margin - r_data[batch.expert].mean()
-        metrics["sim/hinge_violation"] = max(gap.item(), 0.0)
+        metrics["sim/hinge_violation"] = margin_hinge(r_data[batch.expert], r_data[~batch.expert], margin, 1.0).item()
     return metrics
 
 
@@ -92,9 +91,7 @@ def fit_simulator(data: Transitions, config: SimConfig, progress: bool = True) -
     holdout = split_holdout(data, config.holdout_fraction, config.seed)
     train, test = data.take(~holdout), data.take(holdout)
     stats = train.normalization()
-    transition = TransitionEnsemble(data.obs_dim, data.action_dim, stats, config.ensemble_size,
-                                    config.transition_hidden, config.transition_layers).to(config.device)
-    reward = RewardNet(data.obs_dim, stats, config.reward_hidden, config.reward_layers).to(config.device)
+    transition, reward = build_networks(data.obs_dim, data.action_dim, stats, config)
     simulator = Simulator(transition, reward, data, holdout, config)
     opt_t = torch.optim.Adam(transition.parameters(), lr=config.lr)
     opt_r = torch.optim.Adam(reward.parameters(), lr=config.lr)

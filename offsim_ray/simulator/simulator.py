@@ -59,6 +59,15 @@ def _write_tensorboard(log_dir: Path, history: list[dict]) -> None:
                     writer.add_scalar(key, value, row["step"])
 
 
+def build_networks(obs_dim: int, action_dim: int, stats: NormStats,
+                   config: SimConfig) -> tuple[TransitionEnsemble, RewardNet]:
+    """Fresh T_θ and r_φ of the sizes `config` names, on `config.device`."""
+    transition = TransitionEnsemble(obs_dim, action_dim, stats, config.ensemble_size,
+                                    config.transition_hidden, config.transition_layers)
+    reward = RewardNet(obs_dim, stats, config.reward_hidden, config.reward_layers)
+    return transition.to(config.device), reward.to(config.device)
+
+
 class Simulator:
     """T_θ and r_φ with the data they were fit on; `step` is what the learned env calls."""
 
@@ -186,13 +195,11 @@ class Simulator:
                 env_id=meta["env_id"], dataset_ids=tuple(meta["dataset_ids"]),
             )
             stats = NormStats.from_dict(json.loads((path / "norm.json").read_text()))
-            transition = TransitionEnsemble(data.obs_dim, data.action_dim, stats, config.ensemble_size,
-                                            config.transition_hidden, config.transition_layers)
-            reward = RewardNet(data.obs_dim, stats, config.reward_hidden, config.reward_layers)
+            transition, reward = build_networks(data.obs_dim, data.action_dim, stats, config)
             weights = torch.load(path / "weights.pt", map_location=device, weights_only=True)
             transition.load_state_dict(weights["transition"])
             reward.load_state_dict(weights["reward"])
-            simulator = cls(transition.to(device).eval(), reward.to(device).eval(), data,
+            simulator = cls(transition.eval(), reward.eval(), data,
                             arrays["holdout"], config, meta.get("fit_seconds", 0.0),
                             (meta["action_low"], meta["action_high"]))
         except OffSimError:

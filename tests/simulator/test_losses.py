@@ -8,16 +8,14 @@ import torch
 from offsim_ray.simulator import preset
 from offsim_ray.simulator.fit import Batch
 from offsim_ray.simulator.losses import margin_hinge, reward_loss, transition_loss
-from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
+from offsim_ray.simulator.simulator import build_networks
 
 
 def _players(data):
     torch.manual_seed(0)
     config = preset("smoke")
     stats = data.normalization()
-    transition = TransitionEnsemble(data.obs_dim, data.action_dim, stats, config.ensemble_size,
-                                    config.transition_hidden, config.transition_layers)
-    reward = RewardNet(data.obs_dim, stats, config.reward_hidden, config.reward_layers)
+    transition, reward = build_networks(data.obs_dim, data.action_dim, stats, config)
     return transition, reward, Batch.of(data, "cpu")
 
 
