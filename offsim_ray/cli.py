@@ -69,17 +69,10 @@ def data_info(args: argparse.Namespace) -> None:
 
 
 def _training_data(args: argparse.Namespace):
-    """args.n transitions: the expert data alone, or n/2 expert + n/2 diverse (OffSim+)."""
-    from offsim_ray.data import load_transitions, mix
+    from offsim_ray.data import training_transitions
 
-    store = _store(args)
-    kwargs = dict(drop_nonfinite=args.drop_nonfinite, download=not args.offline)
-    expert = load_transitions(args.expert, store, "expert", **kwargs)
-    if not args.diverse:
-        return expert.subsample(args.n, args.seed)
-    diverse = load_transitions(args.diverse, store, "diverse", **kwargs)
-    half = args.n // 2
-    return mix(expert, diverse, args.n - half, half, args.seed)
+    return training_transitions(args.expert, args.diverse, args.n, args.seed, _store(args),
+                                drop_nonfinite=args.drop_nonfinite, download=not args.offline)
 
 
 def data_export(args: argparse.Namespace) -> None:
@@ -166,6 +159,65 @@ def rollout(args: argparse.Namespace) -> None:
           f"{ended} episodes ended, mean reward {rewards / n:.4f}")
 
 
+TRIAL_FLAGS = ("expert", "diverse", "algo", "preset", "seed", "n", "out", "artifact", "data_root", "offline")
+
+
+def _trial_config(args: argparse.Namespace):
+    from offsim_ray.trial import TrialConfig
+
+    values = {}
+    if args.config:
+        import yaml
+
+        try:
+            values = yaml.safe_load(Path(args.config).read_text()) or {}
+        except OSError as e:
+            raise OffSimError(f"cannot read {args.config}: {e.strerror or e}") from None
+        except yaml.YAMLError as e:
+            raise OffSimError(f"{args.config} is not valid YAML: {' '.join(str(e).split())}") from None
+        if not isinstance(values, dict):
+            raise OffSimError(f"{args.config} must hold a mapping of trial config keys")
+    values.update({k: getattr(args, k) for k in TRIAL_FLAGS if getattr(args, k) not in (None, False)})
+    return TrialConfig.from_dict(values)
+
+
+def _quiet_ray() -> None:
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    for name in ("ray", "ray.rllib", "ray.tune"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _print_metrics(metrics: dict) -> None:
+    for key, value in metrics.items():
+        print(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
+
+
+def train(args: argparse.Namespace) -> None:
+    from offsim_ray.trial import run_trial
+
+    config = _trial_config(args)
+    _quiet_ray()
+    metrics = run_trial(config, progress=not args.no_progress)
+    _print_metrics(metrics)
+    print(f"wrote {Path(config.out) / 'metrics.json'}")
+
+
+def evaluate_policy(args: argparse.Namespace) -> None:
+    from offsim_ray.evaluation import evaluate
+    from offsim_ray.policy.acting import Policy
+
+    directory = Path(args.policy)
+    if (directory / "policy").is_dir():
+        directory = directory / "policy"
+    _quiet_ray()
+    policy = Policy.load(directory)
+    info = policy.info
+    evaluation = evaluate(policy.act, args.env or info["env_id"], info["obs_dim"], info["action_dim"],
+                          policy.reference, args.episodes, args.seed)
+    _print_metrics({"policy": str(directory), "algo": info["algo"], "env": evaluation.env_id,
+                    **evaluation.metrics()})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="offsim-ray", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -236,6 +288,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--termination", action="store_true", help="apply the task's termination function")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=rollout)
+    p = commands.add_parser("train", parents=[common],
+                            help="fit a simulator, train a policy in it, evaluate it in the real env")
+    p.add_argument("config", nargs="?", help="YAML file of trial config keys (flags override it)")
+    p.add_argument("--expert", help="expert dataset id or alias")
+    p.add_argument("--diverse", help="diverse dataset id or alias (OffSim+)")
+    p.add_argument("--algo", choices=["sac", "ddpg", "ppo", "bc"], help="policy algorithm (default sac)")
+    p.add_argument("--preset", choices=["smoke", "quick", "paper"], help="budgets (default quick)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--n", type=_positive_int, help="transitions to fit on (default 20000)")
+    p.add_argument("--out", help="trial directory: simulator, checkpoints, policy, metrics.json")
+    p.add_argument("--artifact", help="simulator artifact to reuse or write (default OUT/simulator)")
+    p.add_argument("--no-progress", action="store_true", help="no per-iteration lines")
+    p.set_defaults(func=train)
+
+    p = commands.add_parser("evaluate", help="evaluate a trained policy in the real env")
+    p.add_argument("policy", help="trial directory (or its policy/ directory)")
+    p.add_argument("--env", help="Gymnasium env id (default: the env it was trained for)")
+    p.add_argument("--episodes", type=_positive_int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=evaluate_policy)
     return parser
 
 

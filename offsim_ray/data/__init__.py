@@ -3,10 +3,12 @@
 from offsim_ray.data.collect import collect_dataset
 from offsim_ray.data.datasets import (
     DatasetInfo,
+    dataset_reference,
     describe,
     load_transitions,
     open_dataset,
     resolve_dataset_id,
+    training_transitions,
 )
 from offsim_ray.data.scores import ReferenceScores, reference_scores
 from offsim_ray.data.store import DatasetStore
@@ -22,6 +24,7 @@ __all__ = [
     "ReferenceScores",
     "Transitions",
     "collect_dataset",
+    "dataset_reference",
     "describe",
     "load_transitions",
     "mix",
@@ -29,4 +32,5 @@ __all__ = [
     "reference_scores",
     "resolve_dataset_id",
     "termination_fn",
+    "training_transitions",
 ]

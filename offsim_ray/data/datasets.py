@@ -18,7 +18,7 @@ import numpy as np
 from offsim_ray.data.collect import collect_dataset
 from offsim_ray.data.scores import ReferenceScores, reference_scores
 from offsim_ray.data.store import DatasetStore, one_line, remote_reachable
-from offsim_ray.data.transitions import SOURCE_NAMES, Transitions, from_episodes
+from offsim_ray.data.transitions import SOURCE_NAMES, Transitions, from_episodes, mix
 from offsim_ray.errors import OffSimError
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,31 @@ def load_transitions(
         log.info("dataset %s: dropped %d transitions with NaN or inf", dataset_id, int(bad.sum()))
         transitions = transitions.take(~bad)
     return transitions
+
+
+def training_transitions(
+    expert: str,
+    diverse: str | None,
+    n: int,
+    seed: int,
+    store: DatasetStore,
+    drop_nonfinite: bool = False,
+    download: bool = True,
+) -> Transitions:
+    """n transitions to fit on: the expert data alone, or n/2 expert + n/2 diverse (OffSim+)."""
+    kwargs = dict(drop_nonfinite=drop_nonfinite, download=download)
+    expert_data = load_transitions(expert, store, "expert", **kwargs)
+    if not diverse:
+        return expert_data.subsample(n, seed)
+    diverse_data = load_transitions(diverse, store, "diverse", **kwargs)
+    half = n // 2
+    return mix(expert_data, diverse_data, n - half, half, seed)
+
+
+def dataset_reference(name: str, store: DatasetStore, download: bool = True) -> ReferenceScores:
+    """The reference returns (0 and 100) of a dataset's normalised score."""
+    dataset = open_dataset(name, store, download)
+    return reference_scores(dataset.storage.metadata, env_id_of(dataset))
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
-from offsim_ray.errors import OffSimError
+from offsim_ray.errors import OffSimError, known_fields
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,7 @@ class SimConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> SimConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise OffSimError(f"unknown simulator config keys: {', '.join(unknown)}")
-        return cls(**d)
+        return cls(**known_fields(cls, d, "simulator config"))
 
     def with_(self, **changes) -> SimConfig:
         return replace(self, **changes)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from offsim_ray.data.transitions import DIVERSE, EXPERT, NormStats, Transitions, check_compatible
-from offsim_ray.errors import OffSimError
+from offsim_ray.errors import OffSimError, read_json
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
 
@@ -174,12 +174,8 @@ class Simulator:
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> Simulator:
         path = Path(path)
-        try:
-            meta = json.loads((path / "meta.json").read_text())
-        except FileNotFoundError:
-            raise OffSimError(f"{path} is not a simulator artifact (no meta.json)") from None
-        except (OSError, ValueError) as e:
-            raise OffSimError(f"simulator artifact {path}: cannot read meta.json: {e}") from None
+        meta = read_json(path / "meta.json", f"{path} is not a simulator artifact (no meta.json)",
+                         f"simulator artifact {path}")
         version = meta.get("format_version")
         if version != FORMAT_VERSION:
             raise OffSimError(

@@ -1,0 +1,144 @@
+"""Policy-stage throughput: our RLlib SAC in OffSim-v0 against a minimal plain-torch SAC update loop
+with the same networks (4-layer MLPs, width 256), batch size and replay sampling, in the same run.
+Reports gradient updates per second, learned-env steps per second and the ratio to the yardstick.
+
+    python bench/policy_throughput.py [--data-root ../shared/datasets] [--iterations 3] [--profile]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+import common
+from offsim_ray.policy import PolicyConfig, preset as policy_preset
+from offsim_ray.simulator import fit_simulator, preset as sim_preset
+
+
+def mlp(inputs: int, outputs: int, config: PolicyConfig) -> nn.Sequential:
+    layers, width = [], inputs
+    for hidden in config.hiddens:
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*layers, nn.Linear(width, outputs))
+
+
+def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: int, seconds: float) -> float:
+    """SAC (Haarnoja et al. 2018, twin critics, learned temperature): nothing but the update."""
+    actor = mlp(obs_dim, 2 * act_dim, config)
+    critics = [mlp(obs_dim + act_dim, 1, config) for _ in range(2)]
+    targets = [mlp(obs_dim + act_dim, 1, config) for _ in range(2)]
+    for critic, target in zip(critics, targets):
+        target.load_state_dict(critic.state_dict())
+    log_alpha = torch.zeros(1, requires_grad=True)
+    actor_opt = torch.optim.Adam(actor.parameters(), config.actor_lr, fused=True)
+    critic_opt = torch.optim.Adam([p for c in critics for p in c.parameters()], config.critic_lr, fused=True)
+    alpha_opt = torch.optim.Adam([log_alpha], config.actor_lr, fused=True)
+    rng = np.random.default_rng(0)
+    size = 100_000
+    replay = {"obs": rng.normal(size=(size, obs_dim)).astype(np.float32),
+              "act": rng.uniform(-1, 1, (size, act_dim)).astype(np.float32),
+              "rew": rng.normal(size=size).astype(np.float32),
+              "next": rng.normal(size=(size, obs_dim)).astype(np.float32),
+              "done": np.zeros(size, np.float32)}
+
+    def policy(obs):
+        mean, log_std = actor(obs).chunk(2, -1)
+        dist = torch.distributions.Normal(mean, log_std.clamp(-20, 2).exp())
+        u = dist.rsample()
+        action = torch.tanh(u)
+        return action, (dist.log_prob(u) - torch.log(1 - action.pow(2) + 1e-6)).sum(-1)
+
+    def q(nets, obs, action):
+        x = torch.cat([obs, action], -1)
+        return torch.min(*(net(x).squeeze(-1) for net in nets))
+
+    n, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        index = rng.integers(0, size, config.batch_size)
+        s, a, r, s2, d = (torch.from_numpy(replay[k][index]) for k in ("obs", "act", "rew", "next", "done"))
+        alpha = log_alpha.exp().detach()
+        with torch.no_grad():
+            a2, logp2 = policy(s2)
+            target = r + config.gamma * (1 - d) * (q(targets, s2, a2) - alpha * logp2)
+        x = torch.cat([s, a], -1)
+        critic_loss = sum((c(x).squeeze(-1) - target).pow(2).mean() for c in critics)
+        critic_opt.zero_grad()
+        critic_loss.backward()
+        critic_opt.step()
+        new_a, logp = policy(s)
+        actor_loss = (alpha * logp - q(critics, s, new_a)).mean()
+        actor_opt.zero_grad()
+        actor_loss.backward()
+        actor_opt.step()
+        alpha_loss = -(log_alpha * (logp.detach() - act_dim)).mean()
+        alpha_opt.zero_grad()
+        alpha_loss.backward()
+        alpha_opt.step()
+        with torch.no_grad():
+            for critic, target in zip(critics, targets):
+                for p, tp in zip(critic.parameters(), target.parameters()):
+                    tp.lerp_(p, config.tau)
+        n += 1
+    return n / (time.perf_counter() - started)
+
+
+def rllib_throughput(config: PolicyConfig, artifact: str, iterations: int, profile: bool) -> tuple[float, float]:
+    """(updates/s, env steps/s) of our RLlib SAC over `iterations` iterations after a warm-up one."""
+    import ray
+
+    from offsim_ray.policy.algorithm import build_algorithm
+
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    algo = build_algorithm(config, artifact)
+    algo.train()  # fills the replay with `learning_starts` random steps
+    steps_before = algo.replay.added
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started = time.perf_counter()
+    for _ in range(iterations):
+        algo.train()
+    seconds = time.perf_counter() - started
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    steps = algo.replay.added - steps_before
+    algo.stop()
+    ray.shutdown()
+    return iterations * config.updates_per_iteration / seconds, steps / seconds
+
+
+def main() -> None:
+    parser = common.parser(__doc__)
+    parser.add_argument("--iterations", type=int, default=3, help="timed RLlib iterations")
+    parser.add_argument("--preset", default="quick", help="policy preset whose sizes are measured")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed RLlib iterations")
+    args = parser.parse_args()
+    _, data = common.transitions(args)
+    config = policy_preset(args.preset).with_(algo="sac")
+    simulator, _ = fit_simulator(data, sim_preset("quick").with_(warmup_steps=50, steps=50), progress=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        simulator.save(f"{tmp}/sim")
+        updates, env_steps = rllib_throughput(config, f"{tmp}/sim", args.iterations, args.profile)
+    yardstick = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, seconds=20.0)
+    print(f"machine: {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, "
+          f"networks {config.layers} layers x {config.hidden}, batch {config.batch_size}")
+    print(f"plain-torch SAC updates/s      {yardstick:8.1f}")
+    print(f"RLlib SAC (ours) updates/s     {updates:8.1f}   ratio {updates / yardstick:.2f}")
+    print(f"RLlib SAC learned-env steps/s  {env_steps:8.1f}   ({config.num_envs} envs, "
+          f"{config.updates_per_sample} updates per vector step)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+"""Policy stage: RLlib algorithms trained in the learned env (SAC, DDPG, PPO) and BC.
+
+The only package that imports RLlib; `config` does not, so configs can be read without it.
+"""
+
+from offsim_ray.policy.config import ALGORITHMS, PRESETS, PolicyConfig, preset
+
+__all__ = ["ALGORITHMS", "PRESETS", "PolicyConfig", "preset"]

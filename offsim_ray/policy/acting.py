@@ -1,0 +1,68 @@
+"""A trained policy as files and as a function obs -> action in the real env's action box.
+
+Layout of a policy directory:
+  policy.json  algorithm, env id, spaces, action box, reference scores, where it was trained
+  module/      the RLlib RLModule checkpoint (RLModule.from_checkpoint)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.rl_module import RLModule
+
+from offsim_ray.data.scores import ReferenceScores
+from offsim_ray.errors import OffSimError, read_json
+
+
+class Policy:
+    def __init__(self, module: RLModule, info: dict):
+        self.module = module
+        self.info = info
+        self._low = np.asarray(info["action_low"], np.float32)
+        self._high = np.asarray(info["action_high"], np.float32)
+
+    @property
+    def reference(self) -> ReferenceScores:
+        return ReferenceScores(**self.info["reference"])
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Deterministic actions: the mean (squashed for SAC, μ(s) for DDPG), scaled to the action box."""
+        with torch.no_grad():
+            out = self.module.forward_inference({Columns.OBS: torch.as_tensor(obs, dtype=torch.float32)})
+            dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+            action = np.clip(dist.to_deterministic().sample().cpu().numpy(), -1.0, 1.0)
+        return self._low + (action + 1.0) * 0.5 * (self._high - self._low)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            self.module.save_to_path(str(tmp / "module"))
+            (tmp / "policy.json").write_text(json.dumps(self.info, indent=2))
+            if directory.exists():
+                shutil.rmtree(directory)
+            os.replace(tmp, directory)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> Policy:
+        directory = Path(directory)
+        info = read_json(directory / "policy.json", f"{directory} holds no trained policy (no policy.json)",
+                         f"policy {directory}")
+        try:
+            module = RLModule.from_checkpoint(str((directory / "module").resolve()))
+        except Exception as e:  # pickle, torch and RLlib raise many types for a damaged checkpoint
+            raise OffSimError(f"policy {directory}: cannot load its module: {' '.join(str(e).split())[:300]}") from None
+        module.eval()
+        return cls(module, info)

@@ -1,0 +1,51 @@
+"""Behaviour cloning: the SAC actor (same module, same squashed-Gaussian head) fit by maximum
+likelihood to the expert (s, a) pairs, evaluated like every other policy."""
+
+from __future__ import annotations
+
+import sys
+
+import gymnasium as gym
+import numpy as np
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
+
+from offsim_ray.data.transitions import Transitions
+from offsim_ray.policy.actor_critic import ActorCriticModule
+from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.expert import ExpertPairs
+from offsim_ray.policy.losses import behaviour_cloning_loss
+
+
+def actor_module(config: PolicyConfig, obs_dim: int, low, high) -> RLModule:
+    """The acting half of the SAC module, without critics."""
+    return RLModuleSpec(
+        module_class=ActorCriticModule,
+        observation_space=gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
+        action_space=gym.spaces.Box(np.asarray(low, np.float32), np.asarray(high, np.float32)),
+        model_config={"hiddens": config.hiddens, "stochastic": True, "critics": 2},
+        inference_only=True,
+    ).build()
+
+
+def train_bc(data: Transitions, config: PolicyConfig, low, high, progress: bool = True) -> tuple[RLModule, list[dict]]:
+    """iterations × updates_per_iteration Adam steps of −log π(a_E|s_E) on batches of expert pairs."""
+    torch.manual_seed(config.seed)
+    module = actor_module(config, data.obs_dim, low, high).to(config.device)
+    pairs = ExpertPairs(data, low, high, config.device, config.seed)
+    optimizer = torch.optim.Adam(module.actor.parameters(), config.actor_lr)
+    history = []
+    for iteration in range(1, config.iterations + 1):
+        for _ in range(config.updates_per_iteration):
+            obs, actions = pairs.sample(config.batch_size)
+            inputs = module._forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+            loss = behaviour_cloning_loss(module.get_train_action_dist_cls().from_logits(inputs).logp(actions))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        row = {"iteration": iteration, "policy/bc_nll": loss.item()}
+        history.append(row)
+        if progress:
+            print(f"bc {iteration}/{config.iterations}  nll {row['policy/bc_nll']:.4f}", file=sys.stderr)
+    return module.eval(), history

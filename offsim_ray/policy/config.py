@@ -1,0 +1,93 @@
+"""Policy-stage configuration: a frozen dataclass with one line per field, and its presets.
+
+No RLlib here, so the trial and the CLI can read and validate a config without importing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from offsim_ray.errors import OffSimError, known_fields
+
+ALGORITHMS = ("sac", "ddpg", "ppo", "bc")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    algo: str = "sac"                # sac | ddpg | ppo (RLlib, in the learned env) | bc (on the expert data)
+    layers: int = 4                  # linear layers of the actor and of each critic (paper: 4-layer MLP)
+    hidden: int = 256                # width of their hidden layers
+    gamma: float = 0.99              # discount
+    actor_lr: float = 3e-4           # Adam learning rate of the actor (and of BC)
+    critic_lr: float = 3e-4          # Adam learning rate of the critics (PPO: of the value function)
+    batch_size: int = 256            # transitions per gradient step (PPO: per minibatch)
+    iterations: int = 100            # RLlib training iterations (one `train()` call each)
+    updates_per_iteration: int = 100  # gradient steps per iteration (SAC, DDPG, BC)
+    num_envs: int = 64               # learned envs stepped as one batch by the env runner
+    updates_per_sample: int = 4      # gradient steps per vector step of `num_envs` transitions (SAC, DDPG)
+    learning_starts: int = 5000      # random-action env steps in the replay before the first update
+    replay_capacity: int = 1_000_000  # transitions kept in the replay buffer
+    tau: float = 0.005               # Polyak step of the target networks
+    regulariser: float = 0.25        # λ of eq. (9): weight of −log π(a_E|s_E) on the actor loss (CLARE: 0.25)
+    exploration_noise: float = 0.1   # DDPG: std of the Gaussian noise on actions in [-1, 1]
+    ppo_rollout: int = 20            # PPO: env steps per env per iteration (4 learned-env episodes of 5)
+    ppo_epochs: int = 10             # PPO: passes over each iteration's batch
+    ppo_clip: float = 0.2            # PPO: clip range of the probability ratio
+    horizon: int = 5                 # learned-env steps before truncation (paper: 5-step rollouts)
+    variance: str = "high"           # learned env: "high" (sampled member + noise) or "low" (ensemble mean)
+    termination: bool = True         # learned env: apply the task's healthy-state termination function
+    eval_episodes: int = 10          # real-env episodes of the final evaluation (deterministic actions)
+    checkpoint_every: int = 10       # iterations between algorithm checkpoints
+    seed: int = 0                    # seeds the networks, the env runner and the replay sampling
+    device: str = "cpu"              # torch device of the learner ("cuda" on a GPU trial)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "algo": self.algo in ALGORITHMS, "layers": self.layers >= 2, "hidden": self.hidden > 0,
+            "gamma": 0 < self.gamma <= 1, "actor_lr": self.actor_lr > 0, "critic_lr": self.critic_lr > 0,
+            "batch_size": self.batch_size > 0, "iterations": self.iterations > 0,
+            "updates_per_iteration": self.updates_per_iteration > 0, "num_envs": self.num_envs > 0,
+            "updates_per_sample": self.updates_per_sample > 0, "learning_starts": self.learning_starts >= 0,
+            "replay_capacity": self.replay_capacity >= self.batch_size, "tau": 0 < self.tau <= 1,
+            "regulariser": self.regulariser >= 0, "exploration_noise": self.exploration_noise >= 0,
+            "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
+            "horizon": self.horizon > 0, "variance": self.variance in ("high", "low"),
+            "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            detail = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
+            if "algo" in bad:
+                detail += f" (algo is one of {', '.join(ALGORITHMS)})"
+            raise OffSimError(f"invalid policy config: {detail}")
+
+    @property
+    def hiddens(self) -> list[int]:
+        return [self.hidden] * (self.layers - 1)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PolicyConfig:
+        return cls(**known_fields(cls, d, "policy config"))
+
+    def with_(self, **changes) -> PolicyConfig:
+        return replace(self, **changes)
+
+
+PRESETS: dict[str, PolicyConfig] = {
+    # about a minute of policy training on 2 CPU cores: tests and the smoke reproduction
+    "smoke": PolicyConfig(hidden=64, iterations=4, updates_per_iteration=25, num_envs=16, learning_starts=256,
+                          ppo_rollout=10, ppo_epochs=2, eval_episodes=2, checkpoint_every=2),
+    # about 20 minutes per trial on 2 CPU cores
+    "quick": PolicyConfig(iterations=100, updates_per_iteration=250),
+    # the paper's budgets, for GPUs
+    "paper": PolicyConfig(iterations=1000, updates_per_iteration=1000, num_envs=256),
+}
+
+
+def preset(name: str) -> PolicyConfig:
+    if name not in PRESETS:
+        raise OffSimError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,31 @@
+"""The expert (s, a) pairs of eq. (9), held by the learner as tensors, actions scaled to [-1, 1]."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from offsim_ray.data.transitions import EXPERT, Transitions
+
+# atanh of the squashed Gaussian is finite only inside (-1, 1); expert actions often sit on the bounds.
+ACTION_LIMIT = 0.999
+
+
+def normalise_actions(action: np.ndarray, low, high) -> np.ndarray:
+    low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
+    return np.clip(2.0 * (action - low) / (high - low) - 1.0, -ACTION_LIMIT, ACTION_LIMIT).astype(np.float32)
+
+
+class ExpertPairs:
+    def __init__(self, data: Transitions, low, high, device: str, seed: int):
+        expert = data.of_source(EXPERT)
+        self.obs = torch.as_tensor(np.array(expert.obs), device=device)
+        self.actions = torch.as_tensor(normalise_actions(expert.action, low, high), device=device)
+        self._generator = torch.Generator(device=device).manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def sample(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.randint(0, len(self.obs), (n,), generator=self._generator, device=self.obs.device)
+        return self.obs[index], self.actions[index]

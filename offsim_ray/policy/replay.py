@@ -1,0 +1,57 @@
+"""Flat-array replay of one-step transitions.
+
+RLlib's EpisodeReplayBuffer rebuilds a one-step episode per sampled row and the learner connector turns
+them back into a batch; on 2 cores that was most of a SAC training step. Learned-env episodes are 5
+steps long, so flat rows lose nothing: sampling is one fancy-index per column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class FlatReplay:
+    """A ring buffer of (obs, action, reward, next_obs, terminated), actions in [-1, 1]."""
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, seed: int):
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, obs_dim), np.float32)
+        self.actions = np.zeros((capacity, action_dim), np.float32)
+        self.rewards = np.zeros(capacity, np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
+        self.terminateds = np.zeros(capacity, np.float32)
+        self.size = 0
+        self.added = 0
+        self._rng = np.random.default_rng(seed)
+
+    def add(self, obs, actions, rewards, next_obs, terminateds) -> None:
+        n = len(obs)
+        index = (self.added + np.arange(n)) % self.capacity
+        self.obs[index] = obs
+        self.actions[index] = np.clip(actions, -1.0, 1.0)  # what the env executed
+        self.rewards[index] = rewards
+        self.next_obs[index] = next_obs
+        self.terminateds[index] = terminateds
+        self.added += n
+        self.size = min(self.size + n, self.capacity)
+
+    def add_episodes(self, episodes) -> int:
+        """Adds the steps of RLlib `SingleAgentEpisode` chunks; returns how many."""
+        parts = []
+        for episode in episodes:
+            steps = len(episode)
+            if steps == 0:
+                continue
+            obs = np.asarray(episode.get_observations(), np.float32)
+            terminated = np.zeros(steps, np.float32)
+            terminated[-1] = float(episode.is_terminated)
+            parts.append((obs[:-1], np.asarray(episode.get_actions(), np.float32),
+                          np.asarray(episode.get_rewards(), np.float32), obs[1:], terminated))
+        if parts:
+            self.add(*(np.concatenate(column) for column in zip(*parts)))
+        return sum(len(p[0]) for p in parts)
+
+    def sample(self, n: int) -> dict[str, np.ndarray]:
+        index = self._rng.integers(0, self.size, n)
+        return {"obs": self.obs[index], "actions": self.actions[index], "rewards": self.rewards[index],
+                "new_obs": self.next_obs[index], "terminateds": self.terminateds[index]}

@@ -1,0 +1,107 @@
+"""Policy training in the learned simulator with checkpoints, so a restarted run resumes.
+
+Work directory layout:
+  algorithm/      the RLlib Algorithm checkpoint (learner, optimizers, module), every `checkpoint_every`
+  progress.json   iterations done at that checkpoint
+  progress.jsonl  one line of `policy/...` metrics per iteration (also TensorBoard events in tensorboard/)
+The replay buffer is not checkpointed: a resumed run refills it with `learning_starts` random steps
+of the learned env (seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from offsim_ray.policy.config import PolicyConfig
+
+LEARNER_KEYS = ("actor_loss", "critic_loss", "expert_penalty", "alpha", "q_mean", "policy_loss", "vf_loss",
+                "entropy", "mean_kl_loss")
+
+
+def gradient_steps_per_iteration(config: PolicyConfig) -> int:
+    if config.algo == "ppo":
+        batch = config.num_envs * config.ppo_rollout
+        return config.ppo_epochs * math.ceil(batch / min(config.batch_size, batch))
+    return config.updates_per_iteration
+
+
+def iteration_metrics(result: dict, iteration: int, config: PolicyConfig, seconds: float) -> dict:
+    learner = result.get("learners", {}).get("default_policy", {})
+    runners = result.get("env_runners", {})
+    row = {"iteration": iteration, "policy/updates": iteration * gradient_steps_per_iteration(config),
+           "policy/env_steps": float(runners.get("num_env_steps_sampled_lifetime", 0)),
+           "policy/learned_return_mean": float(runners.get("episode_return_mean", float("nan"))),
+           "policy/seconds": seconds}
+    row.update({f"policy/{k}": float(learner[k]) for k in LEARNER_KEYS if k in learner})
+    return row
+
+
+def _ray() -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+
+def _save_checkpoint(algo, workdir: Path, iteration: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=".algorithm.", dir=workdir))
+    try:
+        algo.save_to_path(str(tmp))
+        target = workdir / "algorithm"
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+        progress = workdir / ".progress.json"
+        progress.write_text(json.dumps({"iteration": iteration}))
+        os.replace(progress, workdir / "progress.json")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdir: str | os.PathLike,
+                       progress: bool = True):
+    """Trains `config.algo` in OffSim-v0 built from `artifact`; returns (RLModule, last metrics)."""
+    from tensorboardX import SummaryWriter
+
+    from offsim_ray.policy.algorithm import build_algorithm
+
+    _ray()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    algo = build_algorithm(config, artifact)
+    done, seconds = 0, 0.0
+    if (workdir / "algorithm").exists() and (workdir / "progress.json").exists():
+        algo.restore_from_path(str((workdir / "algorithm").resolve()))
+        done = json.loads((workdir / "progress.json").read_text())["iteration"]
+        if progress:
+            print(f"resuming {config.algo} from iteration {done} ({workdir / 'algorithm'})", file=sys.stderr)
+    row = {}
+    with SummaryWriter(str(workdir / "tensorboard")) as writer, open(workdir / "progress.jsonl", "a") as log:
+        for iteration in range(done + 1, config.iterations + 1):
+            started = time.perf_counter()
+            result = algo.train()
+            seconds += time.perf_counter() - started
+            row = iteration_metrics(result, iteration, config, seconds)
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            for key, value in row.items():
+                if "/" in key and math.isfinite(value):
+                    writer.add_scalar(key, value, iteration)
+            if progress:
+                shown = "  ".join(f"{k.split('/')[1]} {v:.4g}" for k, v in row.items() if "/" in k)
+                print(f"{config.algo} {iteration}/{config.iterations}  {shown}", file=sys.stderr)
+            if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
+                _save_checkpoint(algo, workdir, iteration)
+    if not row:  # every iteration was done before a restart
+        row = json.loads((workdir / "progress.jsonl").read_text().splitlines()[-1])
+    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True)
+    module = algo.get_module()
+    algo.stop()
+    return module, row

@@ -1,0 +1,50 @@
+"""Policy-stage fixtures: a local Ray instance and smoke-preset trials of every algorithm on real data,
+sharing one simulator artifact."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness import BENCH_IDS, BENCH_ROOT
+
+ALGOS = ("sac", "ddpg", "ppo", "bc")
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def trial_data(store):
+    """(data root, expert dataset id): the benchmark's Hopper expert data when present, else the
+    collected random Hopper data."""
+    if "bench/hopper/expert-v0" in BENCH_IDS:
+        return str(BENCH_ROOT), "bench/hopper/expert-v0"
+    return str(store.root), "local/hopper/random-v0"
+
+
+def smoke_config(trial_data, out, algo: str = "sac", **changes):
+    from offsim_ray.trial import TrialConfig
+
+    data_root, expert = trial_data
+    return TrialConfig(**{"expert": expert, "out": str(out), "algo": algo, "preset": "smoke", "n": 4000,
+                          "data_root": data_root, "offline": True, **changes})
+
+
+@pytest.fixture(scope="session")
+def trials(local_ray, trial_data, tmp_path_factory):
+    """algo -> (config, metrics) of a smoke trial each; the RL trials share one simulator artifact,
+    fit by the first of them."""
+    from offsim_ray.trial import run_trial
+
+    root = tmp_path_factory.mktemp("trials")
+    done = {}
+    for algo in ALGOS:
+        config = smoke_config(trial_data, root / algo, algo, artifact=str(root / "simulator"))
+        done[algo] = (config, run_trial(config, progress=False))
+    return done

@@ -1,0 +1,145 @@
+"""The policy stage's parts: loss terms, the flat replay, the actor-critic module of SAC and DDPG,
+the real-env evaluation and the policy config."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from offsim_ray.errors import OffSimError
+
+
+def test_expert_nll_step_raises_the_likelihood_of_expert_actions():
+    from offsim_ray.policy.losses import expert_nll
+
+    mean = torch.zeros(3, requires_grad=True)
+    expert = torch.tensor([[0.5, -0.2, 0.1]])
+    dist = lambda: torch.distributions.Normal(mean, 1.0)  # noqa: E731
+    before = dist().log_prob(expert).sum()
+    expert_nll(dist().log_prob(expert).sum(-1), weight=0.25).backward()
+    with torch.no_grad():
+        mean -= 0.1 * mean.grad
+    assert dist().log_prob(expert).sum() > before
+
+
+def test_expert_mse_and_td_target():
+    from offsim_ray.policy.losses import expert_mse, td_target
+
+    actor = torch.tensor([[0.0, 0.0]], requires_grad=True)
+    loss = expert_mse(actor, torch.tensor([[1.0, -1.0]]), weight=2.0)
+    assert loss.item() == pytest.approx(4.0)
+    loss.backward()
+    assert actor.grad.tolist() == [[-4.0, 4.0]]
+    target = td_target(torch.tensor([1.0, 1.0]), torch.tensor([0.0, 1.0]), torch.tensor([10.0, 10.0]), 0.9)
+    assert target.tolist() == [10.0, 1.0] and not target.requires_grad
+
+
+def test_flat_replay_wraps_around_and_clips_actions():
+    from offsim_ray.policy.replay import FlatReplay
+
+    replay = FlatReplay(capacity=5, obs_dim=2, action_dim=1, seed=0)
+    for start in (0, 3):
+        n = 3
+        obs = np.arange(start, start + n, dtype=np.float32)[:, None].repeat(2, 1)
+        replay.add(obs, np.full((n, 1), 1.5), np.arange(start, start + n), obs + 1, np.zeros(n))
+    assert replay.size == 5 and replay.added == 6
+    assert sorted(replay.rewards.tolist()) == [1, 2, 3, 4, 5]  # reward 0 was overwritten
+    assert np.all(replay.actions == 1.0)
+    batch = replay.sample(64)
+    assert batch["obs"].shape == (64, 2) and np.all(batch["new_obs"] == batch["obs"] + 1)
+
+
+def _module(stochastic: bool, inference_only: bool = False):
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from offsim_ray.policy.actor_critic import ActorCriticModule
+
+    return RLModuleSpec(
+        module_class=ActorCriticModule, observation_space=gym.spaces.Box(-np.inf, np.inf, (4,), np.float32),
+        action_space=gym.spaces.Box(-1, 1, (2,), np.float32), inference_only=inference_only,
+        model_config={"hiddens": [16, 16], "stochastic": stochastic, "critics": 2 if stochastic else 1,
+                      "exploration_noise": 0.3},
+    ).build()
+
+
+def test_ddpg_module_is_deterministic_with_gaussian_exploration_and_a_target_actor():
+    from ray.rllib.core.columns import Columns
+
+    module = _module(stochastic=False)
+    obs = {Columns.OBS: torch.randn(8, 4)}
+    mean = module.forward_inference(obs)[Columns.ACTION_DIST_INPUTS]
+    assert mean.shape == (8, 2) and mean.abs().max() <= 1
+    explore = module.forward_exploration(obs)[Columns.ACTION_DIST_INPUTS]
+    dist = module.get_exploration_action_dist_cls().from_logits(explore)
+    assert torch.allclose(dist._dist.stddev, torch.full((8, 2), 0.3))
+    assert torch.allclose(dist._dist.mean, mean)
+    assert module.critic.members == 1
+    assert [type(t).__name__ for _, t in module.get_target_network_pairs()] == ["CriticEnsemble", "Sequential"]
+
+
+def test_sac_module_has_twin_critics_and_an_inference_only_form():
+    module, acting = _module(stochastic=True), _module(stochastic=True, inference_only=True)
+    assert module.critic.members == 2 and hasattr(module, "log_alpha")
+    assert not hasattr(acting, "critic")
+    assert set(acting.state_dict()) == {k for k in module.state_dict() if k.startswith("actor.")}
+
+
+def test_actor_q_reaches_the_action_but_not_the_critic():
+    module = _module(stochastic=True)
+    action = torch.zeros(8, 2, requires_grad=True)
+    module.q_for_actor(torch.randn(8, 4), action).sum().backward()
+    assert action.grad is not None and action.grad.abs().sum() > 0
+    assert all(p.grad is None for p in module.critic.parameters())
+
+
+def test_evaluation_matches_a_plain_rollout_of_the_same_policy():
+    """Our batched loop against one env stepped by hand, same seeds, same fixed linear policy."""
+    from offsim_ray.data.scores import ReferenceScores
+    from offsim_ray.evaluation import evaluate
+
+    weights = np.random.default_rng(0).normal(scale=0.3, size=(11, 3)).astype(np.float32)
+    act = lambda obs: np.tanh(obs @ weights)  # noqa: E731
+    result = evaluate(act, "Hopper-v5", 11, 3, ReferenceScores(0.0, 100.0, "test"), episodes=3, seed=7)
+    for i in range(3):
+        env = gym.make("Hopper-v5")
+        obs, _ = env.reset(seed=7 + i)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(act(obs.astype(np.float32)))
+            total += reward
+            done = terminated or truncated
+        assert result.returns[i] == pytest.approx(total, rel=1e-6)
+    assert result.metrics()["eval/normalized_score"] == pytest.approx(np.mean(result.returns))
+
+
+def test_evaluation_refuses_an_env_with_other_spaces():
+    from offsim_ray.data.scores import ReferenceScores
+    from offsim_ray.evaluation import evaluate
+
+    with pytest.raises(OffSimError, match="Walker2d-v5 has observations"):
+        evaluate(lambda obs: obs, "Walker2d-v5", 11, 3, ReferenceScores(0.0, 1.0, "test"), episodes=1)
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"algo": "td3"}, "algo is one of sac, ddpg, ppo, bc"),
+    ({"regulariser": -1.0}, "regulariser=-1.0"),
+    ({"variance": "medium"}, "variance='medium'"),
+])
+def test_policy_config_rejects_bad_values(changes, fragment):
+    from offsim_ray.policy import PolicyConfig
+
+    with pytest.raises(OffSimError, match="invalid policy config") as error:
+        PolicyConfig(**changes)
+    assert fragment in str(error.value)
+
+
+def test_presets_differ_only_in_budgets_and_sizes():
+    from offsim_ray.policy import PRESETS
+
+    smoke, quick, paper = (PRESETS[name].to_dict() for name in ("smoke", "quick", "paper"))
+    budget = {"hidden", "iterations", "updates_per_iteration", "num_envs", "learning_starts", "ppo_rollout",
+              "ppo_epochs", "eval_episodes", "checkpoint_every"}
+    for other in (smoke, paper):
+        assert {k for k in quick if quick[k] != other[k]} <= budget

@@ -1,0 +1,116 @@
+"""Smoke-preset trials end to end (data -> simulator -> OffSim-v0 -> RLlib -> real-env evaluation) for
+SAC, DDPG, PPO and BC: the pipeline's invariants, not learning quality."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from offsim_ray.errors import OffSimError
+from tests.harness import run_cli
+from tests.policy.conftest import ALGOS, smoke_config
+
+RL_ALGOS = ("sac", "ddpg", "ppo")
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_trial_metrics_are_finite_and_well_formed(trials, algo):
+    from offsim_ray.policy.training import gradient_steps_per_iteration
+
+    config, metrics = trials[algo]
+    policy = config.policy_config()
+    assert metrics["trial/algo"] == algo and metrics["trial/env_id"] == "Hopper-v5"
+    assert metrics["eval/episodes"] == policy.eval_episodes
+    for key in ("eval/return_mean", "eval/return_std", "eval/normalized_score", "eval/length_mean",
+                "trial/seconds"):
+        assert math.isfinite(metrics[key]), key
+    assert json.loads((Path(config.out) / "metrics.json").read_text()) == metrics
+    if algo != "bc":
+        assert metrics["policy/updates"] == policy.iterations * gradient_steps_per_iteration(policy)
+        assert metrics["policy/env_steps"] > 0
+        assert math.isfinite(metrics["policy/learned_return_mean"])
+        assert all(math.isfinite(v) for k, v in metrics.items() if k.startswith(("sim/", "policy/")))
+
+
+def test_normalised_score_uses_the_datasets_reference(trials, trial_data):
+    from offsim_ray.data import DatasetStore, dataset_reference
+
+    _, metrics = trials["sac"]
+    reference = dataset_reference(trial_data[1], DatasetStore(trial_data[0]), download=False)
+    assert metrics["eval/normalized_score"] == pytest.approx(float(reference.normalize(metrics["eval/return_mean"])))
+
+
+def test_rl_trials_share_one_simulator_fit(trials):
+    reused = [trials[algo][1]["sim/reused"] for algo in RL_ALGOS]
+    assert reused == [0.0, 1.0, 1.0]
+    seconds = [trials[algo][1]["sim/fit_seconds"] for algo in RL_ALGOS]
+    assert seconds == pytest.approx([seconds[0]] * 3, abs=1e-3)  # the artifact keeps milliseconds
+
+
+@pytest.mark.parametrize("algo", RL_ALGOS)
+def test_trial_checkpoints_and_logs_every_iteration(trials, algo):
+    config, _ = trials[algo]
+    training = Path(config.out) / "training"
+    iterations = config.policy_config().iterations
+    assert json.loads((training / "progress.json").read_text()) == {"iteration": iterations}
+    assert (training / "algorithm").is_dir()
+    rows = [json.loads(line) for line in (training / "progress.jsonl").read_text().splitlines()]
+    assert [row["iteration"] for row in rows] == list(range(1, iterations + 1))
+    assert list((training / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_saved_policy_acts_deterministically_inside_the_action_box(trials, algo):
+    from offsim_ray.policy.acting import Policy
+
+    config, _ = trials[algo]
+    policy = Policy.load(Path(config.out) / "policy")
+    obs = np.random.default_rng(0).normal(size=(32, policy.info["obs_dim"])).astype(np.float32)
+    actions = policy.act(obs)
+    assert actions.shape == (32, policy.info["action_dim"])
+    assert np.all(actions >= np.array(policy.info["action_low"]) - 1e-6)
+    assert np.all(actions <= np.array(policy.info["action_high"]) + 1e-6)
+    assert np.array_equal(actions, policy.act(obs))
+
+
+def test_evaluate_command_reproduces_the_trials_evaluation(trials):
+    config, metrics = trials["ddpg"]
+    result = run_cli("evaluate", config.out, "--episodes", str(metrics["eval/episodes"]), "--seed", str(config.seed))
+    assert result.returncode == 0, result.stderr
+    shown = dict(line.split(maxsplit=1) for line in result.stdout.splitlines())
+    assert float(shown["eval/return_mean"]) == pytest.approx(metrics["eval/return_mean"], abs=1e-3)
+
+
+def test_finished_trial_returns_its_metrics_without_rerunning(trials):
+    from offsim_ray.trial import run_trial
+
+    config, metrics = trials["ppo"]
+    written = (Path(config.out) / "metrics.json").stat().st_mtime_ns
+    assert run_trial(config, progress=False) == metrics
+    assert (Path(config.out) / "metrics.json").stat().st_mtime_ns == written
+
+
+def test_other_config_in_a_finished_trial_directory_is_refused(trials, trial_data):
+    from offsim_ray.trial import run_trial
+
+    config, _ = trials["sac"]
+    with pytest.raises(OffSimError, match="another config"):
+        run_trial(smoke_config(trial_data, config.out, "sac", seed=5), progress=False)
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(local_ray, trials, tmp_path):
+    """Two iterations, then the same run asked for four: it restores the checkpoint and runs 3 and 4."""
+    from offsim_ray.policy.training import train_in_simulator
+
+    config, _ = trials["sac"]
+    policy = config.policy_config().with_(checkpoint_every=2)
+    train_in_simulator(policy.with_(iterations=2), config.artifact_dir, tmp_path, progress=False)
+    _, last = train_in_simulator(policy.with_(iterations=4), config.artifact_dir, tmp_path, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
+    assert [row["iteration"] for row in rows] == [1, 2, 3, 4]
+    assert last["policy/updates"] == 4 * policy.updates_per_iteration
+    assert json.loads((tmp_path / "progress.json").read_text()) == {"iteration": 4}
