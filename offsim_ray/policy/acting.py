@@ -42,7 +42,7 @@ class Policy:
         return self._low + (action + 1.0) * 0.5 * (self._high - self._low)
 
     def save(self, directory: str | os.PathLike) -> Path:
-        directory = Path(directory)
+        directory = Path(directory).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
         try:

@@ -9,6 +9,7 @@ the actor's Q computed through detached critic weights so its gradient reaches t
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from ray.rllib.core.columns import Columns
@@ -27,6 +28,13 @@ from torch.func import functional_call
 from offsim_ray.policy import losses
 from offsim_ray.policy.offpolicy import ExpertRegularised
 from offsim_ray.simulator.models import EnsembleLinear
+
+
+class SquashedGaussian(TorchSquashedGaussian):
+    """RLlib's squashed Gaussian, whose deterministic action is tanh(mean) (RLlib's is the raw mean)."""
+
+    def to_deterministic(self) -> TorchDeterministic:
+        return TorchDeterministic(loc=self._squash(self.loc))
 
 
 class DeterministicAction(TorchDeterministic):
@@ -74,7 +82,7 @@ class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
             self.critic = CriticEnsemble(obs_dim + act_dim, cfg["hiddens"], cfg["critics"])
             self.make_target_networks()
             if self.stochastic:  # SAC's temperature, a module weight so checkpoints keep it
-                self.log_alpha = nn.Parameter(torch.zeros(1))
+                self.log_alpha = nn.Parameter(torch.full((1,), math.log(cfg["initial_alpha"])))
 
     def make_target_networks(self) -> None:
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
@@ -89,13 +97,13 @@ class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         return ["critic", "target_critic"] + (["log_alpha"] if self.stochastic else ["target_actor"])
 
     def get_inference_action_dist_cls(self):
-        return TorchSquashedGaussian if self.stochastic else DeterministicAction
+        return SquashedGaussian if self.stochastic else DeterministicAction
 
     def get_exploration_action_dist_cls(self):
-        return TorchSquashedGaussian if self.stochastic else TorchDiagGaussian
+        return SquashedGaussian if self.stochastic else TorchDiagGaussian
 
     def get_train_action_dist_cls(self):
-        return TorchSquashedGaussian if self.stochastic else DeterministicAction
+        return SquashedGaussian if self.stochastic else DeterministicAction
 
     def _forward_inference(self, batch: dict, **kwargs) -> dict:
         out = self.actor(batch[Columns.OBS])
@@ -138,7 +146,7 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
         self.register_optimizer(module_id=module_id, optimizer_name="critic",
                                 optimizer=adam(module.critic.parameters()),
                                 params=list(module.critic.parameters()), lr_or_lr_schedule=settings["critic_lr"])
-        if module.stochastic:
+        if module.stochastic and settings["learn_alpha"]:
             self.register_optimizer(module_id=module_id, optimizer_name="alpha",
                                     optimizer=adam([module.log_alpha]), params=[module.log_alpha],
                                     lr_or_lr_schedule=settings["actor_lr"])
@@ -153,7 +161,7 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
         with torch.no_grad():
             if module.stochastic:
                 alpha = module.log_alpha.exp()
-                next_actions, next_logp = TorchSquashedGaussian.from_logits(module.actor(next_obs)).sample_and_logp()
+                next_actions, next_logp = SquashedGaussian.from_logits(module.actor(next_obs)).sample_and_logp()
                 next_q = module.forward_target({Columns.OBS: next_obs, Columns.ACTIONS: next_actions})
                 next_q = next_q - alpha * next_logp
             else:
@@ -163,13 +171,14 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
         q = module.critic(obs, batch[Columns.ACTIONS])
         critic_loss = sum(losses.critic_loss(q_e, target) for q_e in q)
         if module.stochastic:
-            actions, logp = TorchSquashedGaussian.from_logits(inputs).rsample_and_logp()
+            actions, logp = SquashedGaussian.from_logits(inputs).rsample_and_logp()
             actor_loss = (alpha * logp - module.q_for_actor(obs, actions)).mean()
             entropy_target = -float(actions.shape[-1])
-            alpha_loss = -(module.log_alpha * (logp.detach() + entropy_target)).mean()
-            expert_logp = TorchSquashedGaussian.from_logits(module.actor(expert_obs)).logp(expert_actions)
+            learn_alpha = self.config.learner_config_dict["learn_alpha"]
+            alpha_loss = -(module.log_alpha * (logp.detach() + entropy_target)).mean() if learn_alpha else 0.0
+            expert_logp = SquashedGaussian.from_logits(module.actor(expert_obs)).logp(expert_actions)
             penalty = losses.expert_nll(expert_logp, self.regulariser)
-            metrics.update(alpha=alpha[0], alpha_loss=alpha_loss, logp=logp.mean())
+            metrics.update(alpha=alpha[0], logp=logp.mean())
         else:
             actor_loss = losses.deterministic_actor_loss(module.q_for_actor(obs, inputs))
             alpha_loss = 0.0

@@ -24,7 +24,8 @@ def actor_module(config: PolicyConfig, obs_dim: int, low, high) -> RLModule:
         module_class=ActorCriticModule,
         observation_space=gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
         action_space=gym.spaces.Box(np.asarray(low, np.float32), np.asarray(high, np.float32)),
-        model_config={"hiddens": config.hiddens, "stochastic": True, "critics": 2},
+        model_config={"hiddens": config.hiddens, "stochastic": True, "critics": 2,
+                      "initial_alpha": config.initial_alpha},
         inference_only=True,
     ).build()
 

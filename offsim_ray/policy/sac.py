@@ -19,10 +19,12 @@ class OffSimSAC(FlatReplayTraining, SAC):
 
 
 def algorithm_config(settings: dict) -> SACConfig:
-    model = {"hiddens": settings["hiddens"], "stochastic": True, "critics": 2}
+    model = {"hiddens": settings["hiddens"], "stochastic": True, "critics": 2,
+             "initial_alpha": settings["initial_alpha"]}
     return (
         OffSimSAC.get_default_config()
         .training(gamma=settings["gamma"], tau=settings["tau"], twin_q=True,
-                  train_batch_size_per_learner=settings["batch_size"], learner_class=ActorCriticLearner)
+                  train_batch_size_per_learner=settings["batch_size"])
+        .learners(learner_class=ActorCriticLearner)
         .rl_module(rl_module_spec=RLModuleSpec(module_class=ActorCriticModule, model_config=model))
     )

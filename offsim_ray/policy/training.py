@@ -73,12 +73,12 @@ def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdi
     from offsim_ray.policy.algorithm import build_algorithm
 
     _ray()
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
     workdir.mkdir(parents=True, exist_ok=True)
     algo = build_algorithm(config, artifact)
     done, seconds = 0, 0.0
     if (workdir / "algorithm").exists() and (workdir / "progress.json").exists():
-        algo.restore_from_path(str((workdir / "algorithm").resolve()))
+        algo.restore_from_path(str(workdir / "algorithm"))
         done = json.loads((workdir / "progress.json").read_text())["iteration"]
         if progress:
             print(f"resuming {config.algo} from iteration {done} ({workdir / 'algorithm'})", file=sys.stderr)

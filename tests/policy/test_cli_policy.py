@@ -9,13 +9,13 @@ import pytest
 from tests.harness import assert_one_line_error, run_cli
 
 
-def test_train_from_yaml_with_flags_overriding_it(tmp_path, trial_data):
+def test_train_from_yaml_with_flags_overriding_it_into_a_relative_directory(tmp_path, trial_data):
     data_root, expert = trial_data
     config = tmp_path / "trial.yaml"
     config.write_text(f"expert: {expert}\nalgo: ppo\npreset: smoke\nseed: 3\nn: 3000\nout: {tmp_path / 'unused'}\n"
                       "policy:\n  iterations: 2\n")
-    result = run_cli("train", str(config), "--algo", "bc", "--out", str(tmp_path / "run"),
-                     "--data-root", data_root, "--no-progress")
+    result = run_cli("train", str(config), "--algo", "bc", "--out", "run",  # relative to the working directory
+                     "--data-root", data_root, "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["trial/algo"] == "bc" and metrics["trial/seed"] == 3

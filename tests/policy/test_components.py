@@ -60,7 +60,7 @@ def _module(stochastic: bool, inference_only: bool = False):
         module_class=ActorCriticModule, observation_space=gym.spaces.Box(-np.inf, np.inf, (4,), np.float32),
         action_space=gym.spaces.Box(-1, 1, (2,), np.float32), inference_only=inference_only,
         model_config={"hiddens": [16, 16], "stochastic": stochastic, "critics": 2 if stochastic else 1,
-                      "exploration_noise": 0.3},
+                      "exploration_noise": 0.3, "initial_alpha": 0.01},
     ).build()
 
 
