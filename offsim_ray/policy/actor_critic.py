@@ -26,7 +26,7 @@ from torch import nn
 from torch.func import functional_call
 
 from offsim_ray.policy import losses
-from offsim_ray.policy.offpolicy import ExpertRegularised
+from offsim_ray.policy.expert import ExpertRegularised
 from offsim_ray.simulator.models import EnsembleLinear
 
 
@@ -156,7 +156,6 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
         gamma = self.config.learner_config_dict["gamma"]
         obs, next_obs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
         inputs = fwd_out[Columns.ACTION_DIST_INPUTS]
-        expert_obs, expert_actions = self.expert.sample(self.expert_batch_size)
         metrics = {}
         with torch.no_grad():
             if module.stochastic:
@@ -176,12 +175,12 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
             entropy_target = -float(actions.shape[-1])
             learn_alpha = self.config.learner_config_dict["learn_alpha"]
             alpha_loss = -(module.log_alpha * (logp.detach() + entropy_target)).mean() if learn_alpha else 0.0
-            expert_logp = SquashedGaussian.from_logits(module.actor(expert_obs)).logp(expert_actions)
-            penalty = losses.expert_nll(expert_logp, self.regulariser)
+            penalty = losses.expert_nll(self.expert_logp(module), self.regulariser)
             metrics.update(alpha=alpha[0], logp=logp.mean())
         else:
             actor_loss = losses.deterministic_actor_loss(module.q_for_actor(obs, inputs))
             alpha_loss = 0.0
+            expert_obs, expert_actions = self.expert.sample(self.expert_batch_size)
             penalty = losses.expert_mse(torch.tanh(module.actor(expert_obs)), expert_actions, self.regulariser)
         metrics.update(actor_loss=actor_loss, critic_loss=critic_loss, expert_penalty=penalty, q_mean=q.mean())
         self.metrics.log_dict(metrics, key=module_id, window=1)

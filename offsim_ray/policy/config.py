@@ -81,7 +81,7 @@ class PolicyConfig:
 PRESETS: dict[str, PolicyConfig] = {
     # about a minute of policy training on 2 CPU cores: tests and the smoke reproduction
     "smoke": PolicyConfig(hidden=64, iterations=4, updates_per_iteration=25, num_envs=16, learning_starts=256,
-                          ppo_rollout=10, ppo_epochs=2, eval_episodes=2, checkpoint_every=2),
+                          ppo_rollout=10, ppo_epochs=2, checkpoint_every=2),
     # about 10 minutes per trial on 2 CPU cores (simulator fit included)
     "quick": PolicyConfig(iterations=50, updates_per_iteration=250),
     # the paper's budgets, for GPUs

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from ray.rllib.core.columns import Columns
 
 from offsim_ray.data.transitions import EXPERT, Transitions
+from offsim_ray.simulator.simulator import Simulator
 
 # atanh of the squashed Gaussian is finite only inside (-1, 1); expert actions often sit on the bounds.
 ACTION_LIMIT = 0.999
@@ -29,3 +31,22 @@ class ExpertPairs:
     def sample(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(0, len(self.obs), (n,), generator=self._generator, device=self.obs.device)
         return self.obs[index], self.actions[index]
+
+
+class ExpertRegularised:
+    """Learner mixin: the expert pairs of the simulator's data, for eq. (9)."""
+
+    def build(self) -> None:
+        super().build()
+        settings = self.config.learner_config_dict
+        simulator = Simulator.load(settings["artifact"])
+        self.expert = ExpertPairs(simulator.data, simulator.action_low, simulator.action_high,
+                                  str(self._device), settings["seed"])
+        self.regulariser = settings["regulariser"]
+        self.expert_batch_size = settings["batch_size"]
+
+    def expert_logp(self, module) -> torch.Tensor:
+        """log π(a_E|s_E) of a stochastic module on a batch of expert pairs, with gradients."""
+        obs, actions = self.expert.sample(self.expert_batch_size)
+        inputs = module._forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+        return module.get_train_action_dist_cls().from_logits(inputs).logp(actions)

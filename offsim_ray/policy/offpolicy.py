@@ -1,4 +1,4 @@
-"""What SAC and DDPG share: the expert regulariser on the learner and the flat-replay training step.
+"""The training step SAC and DDPG share: learned-env samples into a flat replay, batches from it.
 
 The training step feeds `learner_group.update(batch=...)` from a flat replay (replay.py): a numpy batch
 skips both the episode replay buffer and the learner connector, which together cost about half of a
@@ -8,9 +8,7 @@ default RLlib SAC step on 2 cores.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
-from ray.rllib.core.columns import Columns
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import (
@@ -23,28 +21,7 @@ from ray.rllib.utils.metrics import (
     TIMERS,
 )
 
-from offsim_ray.policy.expert import ExpertPairs
 from offsim_ray.policy.replay import FlatReplay
-from offsim_ray.simulator.simulator import Simulator
-
-
-class ExpertRegularised:
-    """Learner mixin: the expert pairs of the simulator's data, for eq. (9)."""
-
-    def build(self) -> None:
-        super().build()
-        settings = self.config.learner_config_dict
-        simulator = Simulator.load(settings["artifact"])
-        self.expert = ExpertPairs(simulator.data, simulator.action_low, simulator.action_high,
-                                  str(self._device), settings["seed"])
-        self.regulariser = settings["regulariser"]
-        self.expert_batch_size = settings["batch_size"]
-
-    def expert_logp(self, module) -> torch.Tensor:
-        """log π(a_E|s_E) of a stochastic module on a batch of expert pairs, with gradients."""
-        obs, actions = self.expert.sample(self.expert_batch_size)
-        inputs = module._forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
-        return module.get_train_action_dist_cls().from_logits(inputs).logp(actions)
 
 
 class FlatReplayTraining:

@@ -7,7 +7,7 @@ from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
 from offsim_ray.policy.losses import expert_nll
-from offsim_ray.policy.offpolicy import ExpertRegularised
+from offsim_ray.policy.expert import ExpertRegularised
 
 
 class RegularisedPPOLearner(ExpertRegularised, PPOTorchLearner):

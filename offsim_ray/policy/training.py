@@ -43,7 +43,7 @@ def iteration_metrics(result: dict, iteration: int, config: PolicyConfig, second
     return row
 
 
-def _ray() -> None:
+def ensure_ray() -> None:
     import ray
 
     if not ray.is_initialized():
@@ -72,7 +72,7 @@ def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdi
 
     from offsim_ray.policy.algorithm import build_algorithm
 
-    _ray()
+    ensure_ray()
     workdir = Path(workdir).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
     workdir.mkdir(parents=True, exist_ok=True)
     algo = build_algorithm(config, artifact)
