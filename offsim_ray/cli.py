@@ -182,7 +182,9 @@ def _trial_config(args: argparse.Namespace):
 
 
 def _quiet_ray() -> None:
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    """Ray's and RLlib's own warnings (API-stack notices, deprecations) off the user's screen."""
+    import ray.rllib  # noqa: F401  (sets its logger's level on import: set ours after it)
+
     for name in ("ray", "ray.rllib", "ray.tune"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -29,8 +29,8 @@ class PolicyConfig:
     replay_capacity: int = 1_000_000  # transitions kept in the replay buffer
     tau: float = 0.005               # Polyak step of the target networks
     initial_alpha: float = 0.01      # SAC: initial temperature (r_φ is in (-1, 1): RLlib's 1.0 drowns it)
-    learn_alpha: bool = True         # SAC: tune the temperature to an entropy of −dim(A)
-    regulariser: float = 0.25        # λ of eq. (9): weight of −log π(a_E|s_E) on the actor loss (CLARE: 0.25)
+    learn_alpha: bool = False        # SAC: tune the temperature to an entropy of −dim(A) (off: see docs/policy.md)
+    regulariser: float = 1.0         # λ of eq. (9): weight of −log π(a_E|s_E) on the actor loss (measured: docs/policy.md)
     exploration_noise: float = 0.1   # DDPG: std of the Gaussian noise on actions in [-1, 1]
     ppo_rollout: int = 20            # PPO: env steps per env per iteration (4 learned-env episodes of 5)
     ppo_epochs: int = 10             # PPO: passes over each iteration's batch
