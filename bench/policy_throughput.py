@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed RLlib iterations")
     args = parser.parse_args()
     _, data = common.transitions(args)
-    config = policy_preset(args.preset).with_(algo="sac")
+    config = policy_preset(args.preset).with_(algo="sac", learn_alpha=True)  # the same work as the yardstick
     simulator, _ = fit_simulator(data, sim_preset("quick").with_(warmup_steps=50, steps=50), progress=False)
     with tempfile.TemporaryDirectory() as tmp:
         simulator.save(f"{tmp}/sim")

@@ -114,3 +114,9 @@ def test_interrupted_training_resumes_from_its_checkpoint(local_ray, trials, tmp
     assert [row["iteration"] for row in rows] == [1, 2, 3, 4]
     assert last["policy/updates"] == 4 * policy.updates_per_iteration
     assert json.loads((tmp_path / "progress.json").read_text()) == {"iteration": 4}
+
+
+def test_sac_temperature_stays_at_its_fixed_value_and_ddpg_reports_none(trials):
+    config, metrics = trials["sac"]
+    assert metrics["policy/alpha"] == pytest.approx(config.policy_config().initial_alpha)
+    assert "policy/alpha" not in trials["ddpg"][1]
