@@ -13,26 +13,18 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
 
 import common
 from offsim_ray.policy import PolicyConfig, preset as policy_preset
+from offsim_ray.policy.actor_critic import mlp
 from offsim_ray.simulator import fit_simulator, preset as sim_preset
-
-
-def mlp(inputs: int, outputs: int, config: PolicyConfig) -> nn.Sequential:
-    layers, width = [], inputs
-    for hidden in config.hiddens:
-        layers += [nn.Linear(width, hidden), nn.ReLU()]
-        width = hidden
-    return nn.Sequential(*layers, nn.Linear(width, outputs))
 
 
 def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: int, seconds: float) -> float:
     """SAC (Haarnoja et al. 2018, twin critics, learned temperature): nothing but the update."""
-    actor = mlp(obs_dim, 2 * act_dim, config)
-    critics = [mlp(obs_dim + act_dim, 1, config) for _ in range(2)]
-    targets = [mlp(obs_dim + act_dim, 1, config) for _ in range(2)]
+    actor = mlp(obs_dim, 2 * act_dim, config.hiddens)
+    critics = [mlp(obs_dim + act_dim, 1, config.hiddens) for _ in range(2)]
+    targets = [mlp(obs_dim + act_dim, 1, config.hiddens) for _ in range(2)]
     for critic, target in zip(critics, targets):
         target.load_state_dict(critic.state_dict())
     log_alpha = torch.zeros(1, requires_grad=True)
