@@ -8,13 +8,12 @@ import sys
 import gymnasium as gym
 import numpy as np
 import torch
-from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
 
 from offsim_ray.data.transitions import Transitions
 from offsim_ray.policy.actor_critic import ActorCriticModule
 from offsim_ray.policy.config import PolicyConfig
-from offsim_ray.policy.expert import ExpertPairs
+from offsim_ray.policy.expert import ExpertPairs, log_likelihood
 from offsim_ray.policy.losses import behaviour_cloning_loss
 
 
@@ -40,8 +39,7 @@ def train_bc(data: Transitions, config: PolicyConfig, low, high, progress: bool 
     for iteration in range(1, config.iterations + 1):
         for _ in range(config.updates_per_iteration):
             obs, actions = pairs.sample(config.batch_size)
-            inputs = module._forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
-            loss = behaviour_cloning_loss(module.get_train_action_dist_cls().from_logits(inputs).logp(actions))
+            loss = behaviour_cloning_loss(log_likelihood(module, obs, actions))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

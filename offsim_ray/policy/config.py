@@ -79,10 +79,10 @@ class PolicyConfig:
 
 
 PRESETS: dict[str, PolicyConfig] = {
-    # about a minute of policy training on 2 CPU cores: tests and the smoke reproduction
+    # a 13-24 s trial (fit included) on 2 CPU cores: tests and the smoke reproduction
     "smoke": PolicyConfig(hidden=64, iterations=4, updates_per_iteration=25, num_envs=16, learning_starts=256,
                           ppo_rollout=10, ppo_epochs=2, checkpoint_every=2),
-    # about 10 minutes per trial on 2 CPU cores (simulator fit included)
+    # about 11 minutes a trial (fit included) on one thread, two trials at a time on 2 cores
     "quick": PolicyConfig(iterations=50, updates_per_iteration=250),
     # the paper's budgets, for GPUs
     "paper": PolicyConfig(iterations=1000, updates_per_iteration=1000, num_envs=256),

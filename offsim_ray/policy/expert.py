@@ -18,6 +18,12 @@ def normalise_actions(action: np.ndarray, low, high) -> np.ndarray:
     return np.clip(2.0 * (action - low) / (high - low) - 1.0, -ACTION_LIMIT, ACTION_LIMIT).astype(np.float32)
 
 
+def log_likelihood(module, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """log π(a|s) of a stochastic RLModule, with gradients (actions in [-1, 1])."""
+    inputs = module._forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    return module.get_train_action_dist_cls().from_logits(inputs).logp(actions)
+
+
 class ExpertPairs:
     def __init__(self, data: Transitions, low, high, device: str, seed: int):
         expert = data.of_source(EXPERT)
@@ -47,6 +53,4 @@ class ExpertRegularised:
 
     def expert_logp(self, module) -> torch.Tensor:
         """log π(a_E|s_E) of a stochastic module on a batch of expert pairs, with gradients."""
-        obs, actions = self.expert.sample(self.expert_batch_size)
-        inputs = module._forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
-        return module.get_train_action_dist_cls().from_logits(inputs).logp(actions)
+        return log_likelihood(module, *self.expert.sample(self.expert_batch_size))
