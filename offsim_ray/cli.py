@@ -220,6 +220,69 @@ def evaluate_policy(args: argparse.Namespace) -> None:
                     **evaluation.metrics()})
 
 
+def _plan(args: argparse.Namespace, spec_path: Path):
+    from offsim_ray.spec import load_spec, with_datasets
+    from offsim_ray.sweep import SweepPlan
+
+    spec = with_datasets(load_spec(spec_path, args.preset), args.datasets)
+    storage = Path(args.storage).expanduser().resolve()
+    data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None
+    return SweepPlan(spec, str(storage), data_root, args.offline)
+
+
+def _run_sweep(args: argparse.Namespace, spec_path: Path, resume: bool):
+    from offsim_ray.sweep import run_sweep
+
+    plan = _plan(args, spec_path)
+    outcome = run_sweep(plan, resume=resume, address=args.address, verbose=0 if args.quiet else 1)
+    print(f"{outcome.experiment.name}: {outcome.finished} trials finished, {len(outcome.errored)} failed "
+          f"-> {outcome.experiment}", file=sys.stderr)
+    for line in outcome.errored:
+        print(f"  failed: {line}", file=sys.stderr)
+    if outcome.interrupted:
+        raise KeyboardInterrupt
+    return outcome
+
+
+def _failed(outcome) -> None:
+    if outcome.errored:
+        raise OffSimError(f"{len(outcome.errored)} trials of {outcome.experiment.name} failed after their "
+                          f"retries; see the error.txt files listed above, fix the cause and pass --resume")
+
+
+def sweep(args: argparse.Namespace) -> None:
+    _failed(_run_sweep(args, Path(args.spec), args.resume))
+
+
+def _print_tables(written) -> None:
+    for status, tables, markdown in written:
+        print(f"{status}\n")
+        for table in tables:
+            print(table.markdown() + "\n")
+        print(f"wrote {markdown} and its tables (.parquet, .csv) beside it")
+
+
+def reproduce(args: argparse.Namespace) -> None:
+    from offsim_ray.spec import TABLES, find_spec
+    from offsim_ray.tables import load_trials, write_tables
+
+    names = TABLES if args.table == "all" else (args.table,)
+    outcomes = []
+    for name in names:
+        spec_path = find_spec(name)
+        experiment = _plan(args, spec_path).experiment
+        outcomes.append(_run_sweep(args, spec_path, resume=experiment.exists()))
+    _print_tables(write_tables(load_trials([o.experiment for o in outcomes]), args.out))
+    for outcome in outcomes:
+        _failed(outcome)
+
+
+def tables(args: argparse.Namespace) -> None:
+    from offsim_ray.tables import load_trials, write_tables
+
+    _print_tables(write_tables(load_trials(args.runs), args.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="offsim-ray", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -310,6 +373,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=_positive_int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=evaluate_policy)
+
+    sweeping = argparse.ArgumentParser(add_help=False, parents=[common])
+    sweeping.add_argument("--preset", choices=["smoke", "quick", "paper"], default="quick",
+                          help="budgets and grid of the spec (default quick)")
+    sweeping.add_argument("--storage", default="~/ray_results",
+                          help="folder for the sweep, its trials and simulators; on a cluster, one every "
+                               "node can reach (default ~/ray_results)")
+    sweeping.add_argument("--address", help="Ray cluster to run on, e.g. auto (default: $RAY_ADDRESS, else a "
+                                            "local Ray instance)")
+    sweeping.add_argument("--datasets", help="dataset name template with {env} and {level}, e.g. "
+                                             "'local/{env}/{level}-v0' (default: the spec's)")
+    sweeping.add_argument("--quiet", action="store_true", help="no Tune status table")
+
+    p = commands.add_parser("sweep", parents=[sweeping], help="run a sweep spec as Ray Tune trials")
+    p.add_argument("spec", help="sweep spec YAML, e.g. sweeps/table2.yaml")
+    p.add_argument("--resume", action="store_true",
+                   help="go on with the sweep at the same place: unfinished and failed trials only")
+    p.set_defaults(func=sweep)
+
+    p = commands.add_parser("reproduce", parents=[sweeping],
+                            help="run a paper table's sweep (resuming it if it exists) and write the table")
+    p.add_argument("table", choices=["table1", "table2", "table3", "table4", "all"])
+    p.add_argument("--out", default="results", help="folder for the tables (default results)")
+    p.set_defaults(func=reproduce)
+
+    p = commands.add_parser("tables", help="rebuild the paper's tables from sweep folders")
+    p.add_argument("runs", nargs="+", help="sweep folders (STORAGE/<table>-<preset>)")
+    p.add_argument("--out", default="results", help="folder for the tables (default results)")
+    p.set_defaults(func=tables)
     return parser
 
 

@@ -3,8 +3,8 @@
 A pure function of its config and its output directory, and the unit a sweep runs. Nothing in it is
 specific to Ray Tune. Output directory layout:
   trial.json     the resolved config (simulator and policy configs included)
-  simulator/     the simulator artifact (unless `artifact` points elsewhere), reused when its data
-                 fingerprint and fit config match
+  simulator/     the simulator artifact (unless `artifact` or `simulators` puts it elsewhere), reused
+                 when its data fingerprint and fit config match
   training/      the policy stage's checkpoints and logs (see offsim_ray.policy.training)
   policy/        the trained policy (see offsim_ray.policy.acting)
   metrics.json   the final metrics, written last
@@ -14,10 +14,13 @@ interrupted one resumes from its last checkpoint.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,6 +43,7 @@ class TrialConfig:
     sim: dict = field(default_factory=dict)       # SimConfig fields that override the preset
     policy: dict = field(default_factory=dict)    # PolicyConfig fields that override the preset
     artifact: str | None = None                   # simulator directory to reuse or write (default out/simulator)
+    simulators: str | None = None                 # shared folder of artifacts keyed by data fingerprint + fit config
     data_root: str | None = None                  # Minari store (default $MINARI_DATASETS_PATH or ~/.minari/datasets)
     offline: bool = False                         # never try the Minari remote
 
@@ -57,9 +61,17 @@ class TrialConfig:
         base = policy_preset(self.preset)
         return PolicyConfig.from_dict({**base.to_dict(), "seed": self.seed, **self.policy, "algo": self.algo})
 
-    @property
-    def artifact_dir(self) -> Path:
-        return Path(self.artifact) if self.artifact else Path(self.out) / "simulator"
+    def artifact_dir(self, data, sim_config: SimConfig, role: str = "simulator") -> Path:
+        """Where the simulator of `data` fit with `sim_config` lives: `artifact`, the shared `simulators`
+        folder under a key of the data and the config, or the trial's own directory."""
+        if self.simulators:
+            from offsim_ray.simulator.simulator import fingerprint
+
+            digest = hashlib.sha256(json.dumps(sim_config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+            return Path(self.simulators) / f"{data.env_id}-{fingerprint(data)}-{digest}"
+        if self.artifact and role == "simulator":
+            return Path(self.artifact)
+        return Path(self.out) / role
 
     def resolved(self) -> dict:
         return {**asdict(self), "sim": self.sim_config().to_dict(), "policy": self.policy_config().to_dict()}
@@ -86,48 +98,91 @@ def _check_same_trial(out: Path, resolved: dict) -> None:
                           "directory or remove it")
 
 
-def simulator_for(config: TrialConfig, data, progress: bool):
-    """The artifact's simulator when it was fit on the same data with the same config, else a new fit."""
+@contextmanager
+def _exclusive(lock_file: Path):
+    """Holds an advisory lock on `lock_file`: concurrent trials fit a shared simulator, or run a shared
+    trial, once; the others wait and then reuse it."""
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_file, "w")
+    except OSError as e:
+        raise OffSimError(f"cannot create {lock_file}: {e.strerror or e}") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
+    """The simulator at `path` when it was fit on the same data with the same config, else a new fit
+    saved there; with its `sim/…` metrics."""
     from offsim_ray.simulator import Simulator, fit_simulator
     from offsim_ray.simulator.simulator import fingerprint
 
-    sim_config, path = config.sim_config(), config.artifact_dir
-    if path.exists():
-        simulator = Simulator.load(path, sim_config.device)
-        if simulator.fingerprint != fingerprint(data):
-            raise OffSimError(f"simulator artifact {path} was fit on other data than {data.name}; "
-                              "remove it or point `artifact` elsewhere")
-        if simulator.config != sim_config:
-            raise OffSimError(f"simulator artifact {path} was fit with another config; remove it or "
-                              "point `artifact` elsewhere")
-        return simulator, {"sim/reused": 1.0, "sim/fit_seconds": simulator.fit_seconds}
-    simulator, history = fit_simulator(data, sim_config, progress=progress)
-    simulator.save(path, history)
-    last = {k: v for k, v in (history[-1] if history else {}).items() if k.startswith("sim/")}
-    return simulator, {**last, "sim/reused": 0.0, "sim/fit_seconds": simulator.fit_seconds}
+    with _exclusive(path.parent / f".{path.name}.lock"):
+        if path.exists():
+            simulator = Simulator.load(path, sim_config.device)
+            if simulator.fingerprint != fingerprint(data):
+                raise OffSimError(f"simulator artifact {path} was fit on other data than {data.name}; "
+                                  "remove it or point `artifact` elsewhere")
+            if simulator.config != sim_config:
+                raise OffSimError(f"simulator artifact {path} was fit with another config; remove it or "
+                                  "point `artifact` elsewhere")
+            metrics = {"sim/reused": 1.0}
+        else:
+            simulator, history = fit_simulator(data, sim_config, progress=progress)
+            simulator.save(path, history)
+            metrics = {k: v for k, v in (history[-1] if history else {}).items() if k.startswith("sim/")}
+            metrics["sim/reused"] = 0.0
+    return simulator, {**metrics, "sim/fit_seconds": simulator.fit_seconds, **simulator.reward_generalisation()}
 
 
-def run_trial(config: TrialConfig, progress: bool = True) -> dict:
+def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tuple[SimConfig, dict]:
+    """The fit config, with R measured when the margin is relative and R is not given: R = max|r| of
+    an expert-only OffSim reward (paper section 4.1) over the trial's expert and diverse rows; also the
+    margin that reward proposes. The expert-only fit is the OffSim trial's own on that expert data."""
+    from offsim_ray.data import training_transitions
+    from offsim_ray.data.transitions import DIVERSE, EXPERT
+    from offsim_ray.simulator import propose_margin
+
+    sim_config = config.sim_config()
+    if not (sim_config.margin_relative and config.diverse and sim_config.margin > 0
+            and "reward_scale" not in config.sim):
+        return sim_config, {}
+    expert = training_transitions(config.expert, None, config.n, sim_config.seed, store,
+                                  download=not config.offline)
+    reference_config = sim_config.with_(margin=0.0, margin_relative=False)
+    reference, _ = simulator_for(expert, reference_config,
+                                 config.artifact_dir(expert, reference_config, "reference-simulator"), progress)
+    proposal = propose_margin(reference, data.of_source(EXPERT), data.of_source(DIVERSE))
+    return sim_config.with_(reward_scale=proposal.reward_scale), {
+        "sim/reward_scale": proposal.reward_scale, "sim/proposed_margin": proposal.relative}
+
+
+def run_trial(config: TrialConfig, progress: bool = True, report=None) -> dict:
+    """Runs (or resumes, or reads back) the trial; `report(row)` gets each policy iteration's metrics."""
+    out = Path(config.out)
+    with _exclusive(out / ".lock"):
+        return _run_trial(config, out, progress, report)
+
+
+def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     from offsim_ray.data import DatasetStore, dataset_reference, training_transitions
     from offsim_ray.evaluation import evaluate
     from offsim_ray.policy.acting import Policy
     from offsim_ray.simulator.simulator import action_bounds
 
-    out = Path(config.out)
     resolved = config.resolved()
-    if (out / "metrics.json").exists():
-        _check_same_trial(out, resolved)
-        return json.loads((out / "metrics.json").read_text())
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OffSimError(f"cannot create trial directory {out}: {e.strerror or e}") from None
     _check_same_trial(out, resolved)
+    if (out / "metrics.json").exists():
+        return json.loads((out / "metrics.json").read_text())
     _write_json(out / "trial.json", resolved)
     started = time.perf_counter()
     policy_config = config.policy_config()
     store = DatasetStore.from_env(config.data_root)
-    data = training_transitions(config.expert, config.diverse, config.n, config.seed, store,
+    data = training_transitions(config.expert, config.diverse, config.n, config.sim_config().seed, store,
                                 download=not config.offline)
     reference = dataset_reference(config.expert, store, download=not config.offline)
     low, high = action_bounds(data)
@@ -140,9 +195,11 @@ def run_trial(config: TrialConfig, progress: bool = True) -> dict:
     else:
         from offsim_ray.policy.training import train_in_simulator
 
-        _, sim_metrics = simulator_for(config, data, progress)
-        metrics.update(sim_metrics)
-        module, last = train_in_simulator(policy_config, config.artifact_dir, out / "training", progress)
+        sim_config, scale_metrics = measured_sim_config(config, data, store, progress)
+        artifact = config.artifact_dir(data, sim_config)
+        _, sim_metrics = simulator_for(data, sim_config, artifact, progress)
+        metrics.update({**scale_metrics, **sim_metrics, "sim/margin": sim_config.margin_value})
+        module, last = train_in_simulator(policy_config, artifact, out / "training", progress, report)
         metrics.update({k: v for k, v in last.items() if k.startswith("policy/")})
     policy = Policy(module, {
         "algo": policy_config.algo, "env_id": data.env_id, "obs_dim": data.obs_dim,
@@ -154,7 +211,8 @@ def run_trial(config: TrialConfig, progress: bool = True) -> dict:
     evaluation = evaluate(policy.act, data.env_id, data.obs_dim, data.action_dim, reference,
                           policy_config.eval_episodes, seed=config.seed)
     metrics.update(evaluation.metrics())
-    metrics.update({"trial/seconds": time.perf_counter() - started, "trial/algo": policy_config.algo,
+    metrics.update({"eval/reference_random": reference.random, "eval/reference_expert": reference.expert,
+                    "trial/seconds": time.perf_counter() - started, "trial/algo": policy_config.algo,
                     "trial/env_id": data.env_id, "trial/seed": config.seed})
     _write_json(out / "metrics.json", metrics)
     if progress:

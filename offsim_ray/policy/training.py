@@ -66,8 +66,9 @@ def _save_checkpoint(algo, workdir: Path, iteration: int) -> None:
 
 
 def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdir: str | os.PathLike,
-                       progress: bool = True):
-    """Trains `config.algo` in OffSim-v0 built from `artifact`; returns (RLModule, last metrics)."""
+                       progress: bool = True, report=None):
+    """Trains `config.algo` in OffSim-v0 built from `artifact`; returns (RLModule, last metrics).
+    `report(row)`, when given, gets each iteration's metrics (a sweep hands them to Ray Tune)."""
     from tensorboardX import SummaryWriter
 
     from offsim_ray.policy.algorithm import build_algorithm
@@ -94,6 +95,8 @@ def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdi
             for key, value in row.items():
                 if "/" in key and math.isfinite(value):
                     writer.add_scalar(key, value, iteration)
+            if report is not None:
+                report(row)
             if progress:
                 shown = "  ".join(f"{k.split('/')[1]} {v:.4g}" for k, v in row.items() if "/" in k)
                 print(f"{config.algo} {iteration}/{config.iterations}  {shown}", file=sys.stderr)
@@ -104,4 +107,4 @@ def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdi
     algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True)
     module = algo.get_module()
     algo.stop()
-    return module, row
+    return module, {**row, "policy/resumed_from": float(done)}

@@ -108,8 +108,8 @@ def test_interrupted_training_resumes_from_its_checkpoint(local_ray, trials, tmp
 
     config, _ = trials["sac"]
     policy = config.policy_config().with_(checkpoint_every=2)
-    train_in_simulator(policy.with_(iterations=2), config.artifact_dir, tmp_path, progress=False)
-    _, last = train_in_simulator(policy.with_(iterations=4), config.artifact_dir, tmp_path, progress=False)
+    train_in_simulator(policy.with_(iterations=2), config.artifact, tmp_path, progress=False)
+    _, last = train_in_simulator(policy.with_(iterations=4), config.artifact, tmp_path, progress=False)
     rows = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
     assert [row["iteration"] for row in rows] == [1, 2, 3, 4]
     assert last["policy/updates"] == 4 * policy.updates_per_iteration

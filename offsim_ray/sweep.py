@@ -1,0 +1,161 @@
+"""A sweep spec run as Ray Tune trials: resources, GPU fallback, retries, resume. The only module that
+imports Ray Tune.
+
+Storage layout (STORAGE: a folder every node of the cluster can reach):
+  STORAGE/<name>-<preset>/      the Tune experiment: experiment state, a folder per trial (params.json,
+                                result.json, TensorBoard events), and sweep.json (the spec and its trials)
+  STORAGE/trials/<key>/         each trial's run_trial directory: checkpoints, policy, metrics.json
+  STORAGE/simulators/<key>/     simulator artifacts, shared by every trial (and sweep) with the same data
+                                and fit config
+A retried or resumed trial finds its checkpoints under trials/<key> and goes on from there; a trial that
+had finished returns its stored metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from offsim_ray.errors import OffSimError, read_json
+from offsim_ray.spec import SweepSpec, parse_spec, trial_config, trial_key
+
+log = logging.getLogger("offsim_ray.sweep")
+SWEEP_FILE = "sweep.json"
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Where a sweep runs and what it reads; the same on every node."""
+
+    spec: SweepSpec
+    storage: str                      # absolute path of the shared storage folder
+    data_root: str | None = None      # Minari store of the datasets (None: every node's default)
+    offline: bool = False             # never try the Minari remote
+
+    @property
+    def experiment(self) -> Path:
+        return Path(self.storage) / f"{self.spec.name}-{self.spec.preset}"
+
+    def trial(self, point: dict, device: str = "cpu"):
+        """(key, TrialConfig) of a grid point; `device` moves the fit and the learner."""
+        config = trial_config(self.spec, point, out="", simulators=str(Path(self.storage) / "simulators"),
+                              data_root=self.data_root, offline=self.offline)
+        key = trial_key(point, config)
+        config = replace(config, out=str(Path(self.storage) / "trials" / key))
+        if device != "cpu":
+            config = replace(config, sim={**config.sim, "device": device},
+                             policy={**config.policy, "device": device})
+        return key, config
+
+    def to_dict(self) -> dict:
+        points = self.spec.points()
+        return {"spec": self.spec.to_dict(), "storage": self.storage, "data_root": self.data_root,
+                "offline": self.offline, "trials": [{"key": self.trial(p)[0], "point": p} for p in points]}
+
+
+def load_plan(experiment: Path) -> SweepPlan:
+    """The plan a sweep was started with, from its sweep.json."""
+    saved = read_json(experiment / SWEEP_FILE, f"{experiment} is not an offsim-ray sweep (no {SWEEP_FILE})",
+                      f"sweep {experiment}")
+    raw = {k: v for k, v in saved["spec"].items() if k != "preset"}
+    spec = parse_spec(raw, saved["spec"]["preset"], str(experiment / SWEEP_FILE))
+    return SweepPlan(spec, saved["storage"], saved["data_root"], saved["offline"])
+
+
+def offsim_trial(params: dict, plan: SweepPlan) -> None:
+    """The Tune trainable: one grid point through run_trial, each policy iteration reported to Tune."""
+    import ray
+    import torch
+    from ray import tune
+
+    from offsim_ray.trial import run_trial
+
+    torch.set_num_threads(max(1, int(plan.spec.resources.cpu)))
+    point = {axis: params[axis] for axis in plan.spec.grid}
+    key, config = plan.trial(point, "cuda" if ray.get_gpu_ids() else "cpu")
+    context = {"trial/key": key, "trial/node": ray.get_runtime_context().get_node_id()}
+    metrics = run_trial(config, progress=False, report=lambda row: tune.report({**row, **context}))
+    tune.report({**metrics, **context})
+
+
+def _trainable(plan: SweepPlan):
+    from ray import tune
+
+    resources = {"cpu": plan.spec.resources.cpu, "gpu": plan.spec.resources.gpu}
+    return tune.with_resources(tune.with_parameters(offsim_trial, plan=plan), resources)
+
+
+def _connect(address: str | None) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    for name in ("ray", "ray.tune", "ray.rllib"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _fit_to_cluster(plan: SweepPlan) -> SweepPlan:
+    """A spec asking for GPUs on a cluster with none runs on CPU instead of waiting forever."""
+    import ray
+
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if plan.spec.resources.gpu > 0 and gpus == 0:
+        log.warning("the cluster has no GPU: running the %s sweep's trials on CPU instead of waiting for "
+                    "%g GPU each", plan.spec.name, plan.spec.resources.gpu)
+        return replace(plan, spec=replace(plan.spec, resources=replace(plan.spec.resources, gpu=0.0)))
+    return plan
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    experiment: Path
+    finished: int
+    errored: list[str]    # Tune trial ids with their error file
+    interrupted: bool
+
+
+def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
+              verbose: int = 1) -> SweepOutcome:
+    """Runs the sweep, or with `resume` the unfinished and errored trials of the one at the same place."""
+    from ray import tune
+
+    experiment = plan.experiment
+    if resume:
+        if not tune.Tuner.can_restore(str(experiment)):
+            raise OffSimError(f"nothing to resume at {experiment}: start the sweep without --resume")
+        saved = load_plan(experiment)
+        if saved.spec != plan.spec:
+            raise OffSimError(f"{plan.spec.name} spec (preset {plan.spec.preset}) differs from the one the "
+                              f"sweep at {experiment} started with; resume it with the same spec")
+        plan = saved
+    elif experiment.exists():
+        raise OffSimError(f"a sweep already exists at {experiment}: pass --resume to go on with it, or "
+                          "choose another --storage")
+    _connect(address)
+    requested, plan = plan, _fit_to_cluster(plan)
+    if resume:
+        tuner = tune.Tuner.restore(str(experiment), _trainable(plan), resume_unfinished=True,
+                                   resume_errored=True)
+    else:
+        experiment.mkdir(parents=True)
+        tmp = experiment / f".{SWEEP_FILE}.tmp"
+        tmp.write_text(json.dumps(requested.to_dict(), indent=2))
+        os.replace(tmp, experiment / SWEEP_FILE)
+        tuner = tune.Tuner(
+            _trainable(plan),
+            param_space={axis: tune.grid_search(values) for axis, values in plan.spec.grid.items()},
+            run_config=tune.RunConfig(
+                name=experiment.name, storage_path=str(experiment.parent), verbose=verbose,
+                failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures)),
+        )
+    print(f"sweep {experiment.name}: {len(plan.spec.points())} trials, {plan.spec.resources.cpu:g} CPU and "
+          f"{plan.spec.resources.gpu:g} GPU each -> {experiment}", file=sys.stderr)
+    results = tuner.fit()
+    errored = [f"{r.path}: {str(r.error).splitlines()[0] if str(r.error) else type(r.error).__name__}"
+               for r in results if r.error is not None]
+    finished = sum(1 for r in results if r.error is None and "eval/return_mean" in (r.metrics or {}))
+    return SweepOutcome(experiment, finished, errored, results.num_terminated + results.num_errors < len(results))
