@@ -240,6 +240,9 @@ def _run_sweep(args: argparse.Namespace, spec_path: Path, resume: bool):
     for line in outcome.errored:
         print(f"  failed: {line}", file=sys.stderr)
     if outcome.interrupted:
+        again = "run the same command again" if args.func is reproduce else "pass --resume"
+        print(f"offsim-ray: the sweep's state is saved in {outcome.experiment}; {again} to go on with it",
+              file=sys.stderr)
         raise KeyboardInterrupt
     return outcome
 

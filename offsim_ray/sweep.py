@@ -155,7 +155,9 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
     print(f"sweep {experiment.name}: {len(plan.spec.points())} trials, {plan.spec.resources.cpu:g} CPU and "
           f"{plan.spec.resources.gpu:g} GPU each -> {experiment}", file=sys.stderr)
     results = tuner.fit()
-    errored = [f"{r.path}: {str(r.error).splitlines()[0] if str(r.error) else type(r.error).__name__}"
-               for r in results if r.error is not None]
-    finished = sum(1 for r in results if r.error is None and "eval/return_mean" in (r.metrics or {}))
-    return SweepOutcome(experiment, finished, errored, results.num_terminated + results.num_errors < len(results))
+    finished = [r for r in results if "eval/return_mean" in (r.metrics or {})]
+    interrupted = len(finished) + results.num_errors < len(results)
+    errored = [] if interrupted else [
+        f"{r.path}: {str(r.error).splitlines()[0] if str(r.error) else type(r.error).__name__}"
+        for r in results if r.error is not None and r not in finished]
+    return SweepOutcome(experiment, len(finished), errored, interrupted)

@@ -23,14 +23,14 @@ COLLECTED = [
 
 
 def run_cli(*args: str, data_root: Path | None = None, env: dict | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess:
+            cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `offsim-ray ARGS` in a fresh interpreter, as a user would."""
     full_env = {**os.environ, "OFFSIM_OFFLINE": "1", **(env or {})}
     if data_root is not None:
         full_env["MINARI_DATASETS_PATH"] = str(data_root)
     return subprocess.run(
         [sys.executable, "-m", "offsim_ray.cli", *args],
-        capture_output=True, text=True, env=full_env, timeout=300, cwd=cwd or REPO,
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd or REPO,
     )
 
 
