@@ -1,0 +1,81 @@
+"""A real two-node Ray cluster on this machine (`ray start --head` plus a second `ray start --address`
+node), a sweep submitted to it with `ray job submit --working-dir .`, its tables read back."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from tests.harness import REPO, run_cli
+from tests.sweep.conftest import write_spec
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(folders: list[str]) -> None:
+    """Ends the processes of the nodes whose temp folders are `folders`; other Ray instances live on."""
+    nodes = [p for p in psutil.process_iter(["cmdline"])
+             if any(folder in " ".join(p.info["cmdline"] or []) for folder in folders)]
+    for process in nodes:
+        process.terminate()
+    _, alive = psutil.wait_procs(nodes, timeout=10)
+    for process in alive:
+        process.kill()
+
+
+@pytest.fixture
+def two_node_cluster():
+    """(dashboard address, env) of a head node and a worker node with one CPU each. Each node has its own
+    temp folder, as separate machines would (nodes sharing one unpack the job's working dir over each other)."""
+    folders = [tempfile.mkdtemp(prefix="ofr", dir="/tmp") for _ in range(2)]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "RAY_AUTH_MODE": "disabled"}
+    gcs, dashboard = _free_port(), _free_port()
+    start = [str(BIN / "ray"), "start", "--num-cpus", "1", "--disable-usage-stats"]
+    try:
+        subprocess.run([*start, "--head", "--port", str(gcs), "--dashboard-port", str(dashboard),
+                        "--include-dashboard", "true", "--ray-client-server-port", str(_free_port()),
+                        "--temp-dir", folders[0]], env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run([*start, "--address", f"127.0.0.1:{gcs}", "--temp-dir", folders[1]],
+                       env=env, check=True, capture_output=True, timeout=120)
+        yield f"http://127.0.0.1:{dashboard}", env
+    finally:
+        _stop(folders)
+
+
+def test_sweep_submitted_as_a_ray_job_runs_on_both_nodes(two_node_cluster, sweep_data, tmp_path):
+    address, env = two_node_cluster
+    spec = write_spec(tmp_path / "spec.yaml")  # two trials, one CPU each: one per node
+    storage = tmp_path / "runs"
+    entrypoint = ["offsim-ray", "sweep", str(spec), "--preset", "smoke", "--storage", str(storage), "--quiet",
+                  *sweep_data]  # `ray job submit` quotes each word into one shell command
+    started = time.monotonic()
+    for _ in range(30):  # the head's job agent takes a few seconds to come up after `ray start`
+        job = subprocess.run([str(BIN / "ray"), "job", "submit", "--address", address, "--working-dir", ".",
+                              "--", *entrypoint], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        if "No available agent to submit job" not in job.stdout + job.stderr:
+            break
+        time.sleep(2)
+    assert job.returncode == 0, (job.stdout + job.stderr)[-4000:]
+    assert "succeeded" in job.stdout + job.stderr
+    assert "table1-smoke: 2 trials finished, 0 failed" in job.stdout + job.stderr
+    tables = run_cli("tables", str(storage / "table1-smoke"), "--out", str(tmp_path / "results"))
+    assert tables.returncode == 0, tables.stderr
+    tidy = pd.read_parquet(tmp_path / "results" / "table1-smoke-trials.parquet")
+    assert (tidy["status"] == "finished").all() and sorted(tidy["algo"]) == ["bc", "sac"]
+    assert tidy["node"].nunique() == 2  # each node ran a trial
+    assert tidy["seconds"].max() < time.monotonic() - started
