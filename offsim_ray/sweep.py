@@ -130,7 +130,8 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
         saved = load_plan(experiment)
         if saved.spec != plan.spec:
             raise OffSimError(f"{plan.spec.name} spec (preset {plan.spec.preset}) differs from the one the "
-                              f"sweep at {experiment} started with; resume it with the same spec")
+                              f"sweep at {experiment} started with (see its {SWEEP_FILE}); go on with the same "
+                              "spec and flags, or choose another --storage")
         plan = saved
     elif experiment.exists():
         raise OffSimError(f"a sweep already exists at {experiment}: pass --resume to go on with it, or "
@@ -148,6 +149,8 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
         tuner = tune.Tuner(
             _trainable(plan),
             param_space={axis: tune.grid_search(values) for axis, values in plan.spec.grid.items()},
+            # a worker process runs trial after trial: torch, RLlib and MuJoCo are imported once
+            tune_config=tune.TuneConfig(reuse_actors=True),
             run_config=tune.RunConfig(
                 name=experiment.name, storage_path=str(experiment.parent), verbose=verbose,
                 failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures)),

@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+import yaml
 
-from tests.harness import REPO, run_cli
+from tests.harness import REPO, assert_one_line_error, run_cli
 from tests.sweep.conftest import write_spec
 
 
@@ -161,3 +162,16 @@ def test_killed_worker_is_retried_and_an_interrupted_sweep_resumes_without_losin
     for trial in (killed, unfinished, finished):
         iterations = [json.loads(line)["iteration"] for line in (trial / "training" / "progress.jsonl").open()]
         assert iterations.count(1) == 1 and iterations[-1] == 8
+
+
+def test_an_existing_sweep_is_neither_restarted_nor_resumed_with_another_spec(reproduced, sweep_data, tmp_path):
+    root, _ = reproduced
+    storage = str(root / "runs")
+    result = run_cli("sweep", "sweeps/table4.yaml", "--preset", "smoke", "--storage", storage, *sweep_data)
+    assert_one_line_error(result, "a sweep already exists at", "pass --resume")
+    changed = yaml.safe_load((REPO / "sweeps" / "table4.yaml").read_text())
+    changed["presets"]["smoke"]["trial"]["n"] = 3000
+    (tmp_path / "table4.yaml").write_text(yaml.safe_dump(changed))
+    result = run_cli("sweep", str(tmp_path / "table4.yaml"), "--preset", "smoke", "--storage", storage, "--resume",
+                     *sweep_data)
+    assert_one_line_error(result, "differs from the one the sweep at", "table4-smoke")
