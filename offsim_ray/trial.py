@@ -67,7 +67,8 @@ class TrialConfig:
         if self.simulators:
             from offsim_ray.simulator.simulator import fingerprint
 
-            digest = hashlib.sha256(json.dumps(sim_config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+            fit = sim_config.with_(device="any").to_dict()  # a fit on a GPU serves CPU trials too
+            digest = hashlib.sha256(json.dumps(fit, sort_keys=True).encode()).hexdigest()[:8]
             return Path(self.simulators) / f"{data.env_id}-{fingerprint(data)}-{digest}"
         if self.artifact and role == "simulator":
             return Path(self.artifact)
@@ -91,9 +92,15 @@ def _write_json(path: Path, value: dict) -> None:
     os.replace(tmp, path)
 
 
+def _placeless(resolved: dict) -> dict:
+    """A resolved trial config without the torch devices: a trial retried on another node is the same trial."""
+    return {**resolved, **{stage: {k: v for k, v in resolved[stage].items() if k != "device"}
+                           for stage in ("sim", "policy")}}
+
+
 def _check_same_trial(out: Path, resolved: dict) -> None:
     saved = out / "trial.json"
-    if saved.exists() and json.loads(saved.read_text()) != resolved:
+    if saved.exists() and _placeless(json.loads(saved.read_text())) != _placeless(resolved):
         raise OffSimError(f"{out} holds a trial with another config (see {saved}); choose another output "
                           "directory or remove it")
 
@@ -127,7 +134,7 @@ def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
             if simulator.fingerprint != fingerprint(data):
                 raise OffSimError(f"simulator artifact {path} was fit on other data than {data.name}; "
                                   "remove it or point `artifact` elsewhere")
-            if simulator.config != sim_config:
+            if simulator.config.with_(device=sim_config.device) != sim_config:
                 raise OffSimError(f"simulator artifact {path} was fit with another config; remove it or "
                                   "point `artifact` elsewhere")
             metrics = {"sim/reused": 1.0}

@@ -120,3 +120,14 @@ def test_sac_temperature_stays_at_its_fixed_value_and_ddpg_reports_none(trials):
     config, metrics = trials["sac"]
     assert metrics["policy/alpha"] == pytest.approx(config.policy_config().initial_alpha)
     assert "policy/alpha" not in trials["ddpg"][1]
+
+
+def test_a_trial_moved_to_another_device_is_the_same_trial(trials):
+    """A sweep retries a trial on whichever node is free: a GPU node's run of a CPU node's trial."""
+    import dataclasses
+
+    from offsim_ray.trial import run_trial
+
+    config, metrics = trials["sac"]
+    moved = dataclasses.replace(config, sim={"device": "cuda"}, policy={"device": "cuda"})
+    assert run_trial(moved, progress=False) == metrics

@@ -45,13 +45,16 @@ def two_node_cluster():
     folders = [tempfile.mkdtemp(prefix="ofr", dir="/tmp") for _ in range(2)]
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "RAY_AUTH_MODE": "disabled"}
     gcs, dashboard = _free_port(), _free_port()
-    start = [str(BIN / "ray"), "start", "--num-cpus", "1", "--disable-usage-stats"]
-    try:
-        subprocess.run([*start, "--head", "--port", str(gcs), "--dashboard-port", str(dashboard),
-                        "--include-dashboard", "true", "--ray-client-server-port", str(_free_port()),
-                        "--temp-dir", folders[0]], env=env, check=True, capture_output=True, timeout=120)
-        subprocess.run([*start, "--address", f"127.0.0.1:{gcs}", "--temp-dir", folders[1]],
+
+    def start(*flags: str) -> None:  # free ports: another Ray instance may hold the default agent port
+        subprocess.run([str(BIN / "ray"), "start", "--num-cpus", "1", "--disable-usage-stats",
+                        "--dashboard-agent-listen-port", str(_free_port()), *flags],
                        env=env, check=True, capture_output=True, timeout=120)
+
+    try:
+        start("--head", "--port", str(gcs), "--dashboard-port", str(dashboard), "--include-dashboard", "true",
+              "--ray-client-server-port", str(_free_port()), "--temp-dir", folders[0])
+        start("--address", f"127.0.0.1:{gcs}", "--temp-dir", folders[1])
         yield f"http://127.0.0.1:{dashboard}", env
     finally:
         _stop(folders)
@@ -64,7 +67,7 @@ def test_sweep_submitted_as_a_ray_job_runs_on_both_nodes(two_node_cluster, sweep
     entrypoint = ["offsim-ray", "sweep", str(spec), "--preset", "smoke", "--storage", str(storage), "--quiet",
                   *sweep_data]  # `ray job submit` quotes each word into one shell command
     started = time.monotonic()
-    for _ in range(30):  # the head's job agent takes a few seconds to come up after `ray start`
+    for _ in range(15):  # the head's job agent takes a few seconds to come up after `ray start`
         job = subprocess.run([str(BIN / "ray"), "job", "submit", "--address", address, "--working-dir", ".",
                               "--", *entrypoint], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
         if "No available agent to submit job" not in job.stdout + job.stderr:
