@@ -230,10 +230,9 @@ def _plan(args: argparse.Namespace, spec_path: Path):
     return SweepPlan(spec, str(storage), data_root, args.offline)
 
 
-def _run_sweep(args: argparse.Namespace, spec_path: Path, resume: bool):
+def _run_sweep(args: argparse.Namespace, plan, resume: bool):
     from offsim_ray.sweep import run_sweep
 
-    plan = _plan(args, spec_path)
     outcome = run_sweep(plan, resume=resume, address=args.address, verbose=0 if args.quiet else 1)
     print(f"{outcome.experiment.name}: {outcome.finished} trials finished, {len(outcome.errored)} failed "
           f"-> {outcome.experiment}", file=sys.stderr)
@@ -254,7 +253,7 @@ def _failed(outcome) -> None:
 
 
 def sweep(args: argparse.Namespace) -> None:
-    _failed(_run_sweep(args, Path(args.spec), args.resume))
+    _failed(_run_sweep(args, _plan(args, Path(args.spec)), args.resume))
 
 
 def _print_tables(written) -> None:
@@ -272,9 +271,8 @@ def reproduce(args: argparse.Namespace) -> None:
     names = TABLES if args.table == "all" else (args.table,)
     outcomes = []
     for name in names:
-        spec_path = find_spec(name)
-        experiment = _plan(args, spec_path).experiment
-        outcomes.append(_run_sweep(args, spec_path, resume=experiment.exists()))
+        plan = _plan(args, find_spec(name))
+        outcomes.append(_run_sweep(args, plan, resume=plan.experiment.exists()))
     _print_tables(write_tables(load_trials([o.experiment for o in outcomes]), args.out))
     for outcome in outcomes:
         _failed(outcome)

@@ -64,14 +64,14 @@ class TrialConfig:
     def artifact_dir(self, data, sim_config: SimConfig, role: str = "simulator") -> Path:
         """Where the simulator of `data` fit with `sim_config` lives: `artifact`, the shared `simulators`
         folder under a key of the data and the config, or the trial's own directory."""
+        if self.artifact and role == "simulator":
+            return Path(self.artifact)
         if self.simulators:
             from offsim_ray.simulator.simulator import fingerprint
 
             fit = sim_config.with_(device="any").to_dict()  # a fit on a GPU serves CPU trials too
             digest = hashlib.sha256(json.dumps(fit, sort_keys=True).encode()).hexdigest()[:8]
             return Path(self.simulators) / f"{data.env_id}-{fingerprint(data)}-{digest}"
-        if self.artifact and role == "simulator":
-            return Path(self.artifact)
         return Path(self.out) / role
 
     def resolved(self) -> dict:
