@@ -89,13 +89,14 @@ def _trainable(plan: SweepPlan):
     return tune.with_resources(tune.with_parameters(offsim_trial, plan=plan), resources)
 
 
-def _connect(address: str | None) -> None:
+def _connect(address: str | None) -> str:
+    """Joins (or starts) the Ray cluster; returns where its dashboard is, when it has one."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    context = ray.init(address=address, log_to_driver=False, configure_logging=False, ignore_reinit_error=True)
     for name in ("ray", "ray.tune", "ray.rllib"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    return context.dashboard_url or ""
 
 
 def _fit_to_cluster(plan: SweepPlan) -> SweepPlan:
@@ -136,7 +137,7 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
     elif experiment.exists():
         raise OffSimError(f"a sweep already exists at {experiment}: pass --resume to go on with it, or "
                           "choose another --storage")
-    _connect(address)
+    dashboard = _connect(address)
     requested, plan = plan, _fit_to_cluster(plan)
     if resume:
         tuner = tune.Tuner.restore(str(experiment), _trainable(plan), resume_unfinished=True,
@@ -156,7 +157,8 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
                 failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures)),
         )
     print(f"sweep {experiment.name}: {len(plan.spec.points())} trials, {plan.spec.resources.cpu:g} CPU and "
-          f"{plan.spec.resources.gpu:g} GPU each -> {experiment}", file=sys.stderr)
+          f"{plan.spec.resources.gpu:g} GPU each -> {experiment}"
+          + (f"; Ray dashboard: http://{dashboard}" if dashboard else ""), file=sys.stderr)
     results = tuner.fit()
     finished = [r for r in results if "eval/return_mean" in (r.metrics or {})]
     interrupted = len(finished) + results.num_errors < len(results)
