@@ -134,7 +134,7 @@ def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
             if simulator.fingerprint != fingerprint(data):
                 raise OffSimError(f"simulator artifact {path} was fit on other data than {data.name}; "
                                   "remove it or point `artifact` elsewhere")
-            if simulator.config.with_(device=sim_config.device) != sim_config:
+            if simulator.config != sim_config:
                 raise OffSimError(f"simulator artifact {path} was fit with another config; remove it or "
                                   "point `artifact` elsewhere")
             metrics = {"sim/reused": 1.0}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from offsim_ray.errors import OffSimError, known_fields
 
@@ -28,7 +28,7 @@ class SimConfig:
     holdout_fraction: float = 0.1  # share of transitions held out for fidelity and generalisation figures
     eval_every: int = 500          # iterations between logged metrics
     seed: int = 0                  # seeds data split, batches, sampling and initialisation
-    device: str = "cpu"            # torch device for the fit
+    device: str = field(default="cpu", compare=False)  # torch device for the fit (where, not what: not compared)
 
     def __post_init__(self) -> None:
         checks = {

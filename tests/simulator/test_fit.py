@@ -118,3 +118,8 @@ def test_proposed_margin_lies_in_zero_to_two_r(fitted, hopper_pair):
     proposal = propose_margin(fitted[0], *hopper_pair)
     assert 0 < proposal.reward_scale <= 1
     assert 0 <= proposal.relative <= 2 and proposal.margin == pytest.approx(proposal.relative * proposal.reward_scale)
+
+
+def test_fit_configs_that_differ_only_in_device_are_the_same_fit():
+    assert TINY.with_(device="cuda") == TINY
+    assert TINY.with_(device="cuda", alpha=0.5) != TINY
