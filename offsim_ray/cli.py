@@ -51,6 +51,22 @@ def data_collect(args: argparse.Namespace) -> None:
           f"mean return {info.return_mean:.1f} -> {dataset.storage.data_path.parent}")
 
 
+def data_make(args: argparse.Namespace) -> None:
+    from offsim_ray.data import describe
+    from offsim_ray.data.make import make_datasets
+
+    levels = tuple(args.levels.split(","))
+    made = make_datasets(_store(args), args.env, args.experts, levels, args.steps, args.seed, args.overwrite,
+                         progress=not args.no_progress)
+    for item in made:
+        info = describe(item.dataset)
+        ref = info.reference
+        state = "wrote" if item.written else "kept (exists; --overwrite replaces it)"
+        print(f"{state} {info.dataset_id}: {info.steps} steps, {info.episodes} episodes, mean return "
+              f"{info.return_mean:.1f} (normalised {float(ref.normalize(info.return_mean)):.1f}; "
+              f"random {ref.random:.1f}, expert {ref.expert:.1f})")
+
+
 def data_list(args: argparse.Namespace) -> None:
     from offsim_ray.data import DatasetStore
 
@@ -220,6 +236,34 @@ def evaluate_policy(args: argparse.Namespace) -> None:
                     **evaluation.metrics()})
 
 
+def experts_train(args: argparse.Namespace) -> None:
+    from offsim_ray.policy.config import ExpertConfig
+    from offsim_ray.policy.experts import train_expert
+
+    flags = dict(env=args.env, env_steps=args.steps, iteration_steps=args.iteration_steps, num_envs=args.num_envs,
+                 hidden=args.hidden, batch_size=args.batch_size, learning_starts=args.learning_starts,
+                 seed=args.seed, device=args.device)
+    values = {k: v for k, v in flags.items() if v is not None}
+    config = ExpertConfig(**values)
+    _quiet_ray()
+    card = train_expert(config, args.out, progress=not args.no_progress)
+    print(f"wrote {Path(args.out) / 'expert.npz'} (return {card['expert']['return_mean']:.1f}) and "
+          f"{Path(args.out) / 'medium.npz'} (return {card['medium']['return_mean']:.1f})")
+
+
+def experts_list(args: argparse.Namespace) -> None:
+    from offsim_ray.data.experts import SHIPPED, expert_cards
+
+    directory = args.dir or SHIPPED
+    cards = expert_cards(directory)
+    print(f"{len(cards)} experts in {directory}" if args.dir else f"{len(cards)} shipped experts")
+    for card in cards:
+        expert, medium = card["expert"], card["medium"]
+        print(f"  {card['env_id']:<16} expert {expert['return_mean']:8.1f} ± {expert['return_std']:6.1f}  "
+              f"medium {medium['return_mean']:8.1f} ({medium['fraction_of_expert']:.2f} of it)  "
+              f"{card['env_steps']} steps, seed {card['config']['seed']}, {card['train_seconds'] / 3600:.1f} h")
+
+
 def _plan(args: argparse.Namespace, spec_path: Path):
     from offsim_ray.spec import load_spec, with_datasets
     from offsim_ray.sweep import SweepPlan
@@ -305,6 +349,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=data_collect)
 
+    p = data_commands.add_parser("make", parents=[common],
+                                 help="make expert, medium and random datasets of an env from expert policies")
+    p.add_argument("--env", required=True, help="Gymnasium env id, e.g. Hopper-v5")
+    p.add_argument("--experts", help="folder with expert.npz and medium.npz (from `offsim-ray experts train`), "
+                                     "or one sub-folder per env id (default: the shipped experts)")
+    p.add_argument("--levels", default="expert,medium,random", help="comma-separated (default expert,medium,random)")
+    p.add_argument("--steps", type=_positive_int, default=20_000, help="env steps per dataset (default 20000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace datasets that exist")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=data_make)
+
     p = data_commands.add_parser("list", parents=[common], help="datasets in the local store")
     p.set_defaults(func=data_list)
 
@@ -374,6 +430,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=_positive_int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=evaluate_policy)
+
+    experts = commands.add_parser("experts", help="expert policies for making datasets")
+    experts_commands = experts.add_subparsers(dest="experts_command", required=True, parser_class=_Parser)
+    p = experts_commands.add_parser("train", help="train an expert with SAC in the real env (resumes DIR)")
+    p.add_argument("--env", required=True, help="Gymnasium env id, e.g. Hopper-v5")
+    p.add_argument("--out", required=True, help="run directory: checkpoints, snapshots, expert.npz, medium.npz")
+    p.add_argument("--steps", type=_positive_int, help="env-step budget after the warm-up (default 1000000); "
+                                                       "may grow or shrink when resuming")
+    p.add_argument("--iteration-steps", type=_positive_int, help="env steps between checkpoints (default 10000)")
+    p.add_argument("--num-envs", type=_positive_int, help="envs stepped together (default 1)")
+    p.add_argument("--hidden", type=_positive_int, help="width of the two hidden layers (default 256)")
+    p.add_argument("--batch-size", type=_positive_int, help="transitions per gradient step (default 256)")
+    p.add_argument("--learning-starts", type=_positive_int, help="uniform-random warm-up steps (default 10000)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="torch device of the learner (default cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no per-iteration lines")
+    p.set_defaults(func=experts_train)
+    p = experts_commands.add_parser("list", help="experts with their returns (default: the shipped ones)")
+    p.add_argument("dir", nargs="?", help="a folder of experts, or an `experts train` run")
+    p.set_defaults(func=experts_list)
 
     sweeping = argparse.ArgumentParser(add_help=False, parents=[common])
     sweeping.add_argument("--preset", choices=["smoke", "quick", "paper"], default="quick",

@@ -14,16 +14,15 @@ interrupted one resumes from its last checkpoint.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from offsim_ray.data.store import exclusive
 from offsim_ray.errors import OffSimError, known_fields
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.config import preset as policy_preset
@@ -105,30 +104,13 @@ def _check_same_trial(out: Path, resolved: dict) -> None:
                           "directory or remove it")
 
 
-@contextmanager
-def _exclusive(lock_file: Path):
-    """Holds an advisory lock on `lock_file`: concurrent trials fit a shared simulator, or run a shared
-    trial, once; the others wait and then reuse it."""
-    try:
-        lock_file.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(lock_file, "w")
-    except OSError as e:
-        raise OffSimError(f"cannot create {lock_file}: {e.strerror or e}") from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
     """The simulator at `path` when it was fit on the same data with the same config, else a new fit
     saved there; with its `sim/…` metrics."""
     from offsim_ray.simulator import Simulator, fit_simulator
     from offsim_ray.simulator.simulator import fingerprint
 
-    with _exclusive(path.parent / f".{path.name}.lock"):
+    with exclusive(path.parent / f".{path.name}.lock"):
         if path.exists():
             simulator = Simulator.load(path, sim_config.device)
             if simulator.fingerprint != fingerprint(data):
@@ -171,7 +153,7 @@ def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tup
 def run_trial(config: TrialConfig, progress: bool = True, report=None) -> dict:
     """Runs (or resumes, or reads back) the trial; `report(row)` gets each policy iteration's metrics."""
     out = Path(config.out)
-    with _exclusive(out / ".lock"):
+    with exclusive(out / ".lock"):
         return _run_trial(config, out, progress, report)
 
 

@@ -35,6 +35,39 @@ def make_env(env_id: str) -> gym.Env:
         raise OffSimError(f"cannot make env {env_id}: {e}") from None
 
 
+def check_spaces(env: gym.vector.VectorEnv, env_id: str, obs_dim: int, action_dim: int) -> None:
+    obs_shape, action_shape = env.single_observation_space.shape, env.single_action_space.shape
+    if obs_shape != (obs_dim,) or action_shape != (action_dim,):
+        raise OffSimError(
+            f"real env {env_id} has observations {obs_shape} and actions {action_shape}, but the policy "
+            f"was trained on observations ({obs_dim},) and actions ({action_dim},)"
+        )
+
+
+def run_episodes(act: Policy, env_id: str, episodes: int, seed: int = 0,
+                 dims: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(returns, lengths) of `episodes` real-env episodes run side by side, `act` called on the batch of
+    observations; `dims` = (obs_dim, action_dim) the policy expects, checked against the env."""
+    try:
+        env = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="sync")
+    except gym.error.Error as e:
+        raise OffSimError(f"cannot make the real env {env_id}: {e}") from None
+    try:
+        if dims is not None:
+            check_spaces(env, env_id, *dims)
+        obs, _ = env.reset(seed=seed)
+        returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=int)
+        running = np.ones(episodes, dtype=bool)
+        while running.any():
+            obs, reward, terminated, truncated, _ = env.step(act(obs.astype(np.float32)))
+            returns += reward * running
+            lengths += running
+            running &= ~(terminated | truncated)
+    finally:
+        env.close()
+    return returns, lengths
+
+
 def collect_episodes(
     env: gym.Env, policy: Policy, steps: int, seed: int, progress: bool = True
 ) -> list[EpisodeBuffer]:
@@ -75,6 +108,32 @@ def collect_episodes(
     return episodes
 
 
+def write_dataset(store: DatasetStore, dataset_id: str, env_id: str, episodes: list[EpisodeBuffer],
+                  reference: tuple[float, float], algorithm: str, description: str,
+                  overwrite: bool = False) -> minari.MinariDataset:
+    """Publish `episodes` as `dataset_id` (atomically); `reference` = (ref_min_score, ref_max_score)."""
+    with store.staging(dataset_id, overwrite=overwrite):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Minari nags about optional metadata
+            minari.create_dataset_from_buffers(
+                dataset_id=dataset_id,
+                buffer=episodes,
+                env=env_id,
+                algorithm_name=algorithm,
+                author="offsim-ray",
+                description=description,
+                ref_min_score=reference[0],
+                ref_max_score=reference[1],
+                num_episodes_average_score=len(episodes),
+                data_format="hdf5",
+            )
+    return store.open(dataset_id)
+
+
+def mean_return(episodes: list[EpisodeBuffer]) -> float:
+    return float(np.mean([sum(e.rewards) for e in episodes]))
+
+
 def collect_dataset(
     store: DatasetStore,
     env_id: str,
@@ -92,26 +151,12 @@ def collect_dataset(
     """
     env = make_env(env_id)
     policy = make_policy(policy_name, env, seed)
-    with store.staging(dataset_id, overwrite=overwrite):
-        episodes = collect_episodes(env, policy, steps, seed, progress)
-        mean_return = float(np.mean([sum(e.rewards) for e in episodes]))
-        table = reference_scores({}, env_id)
-        ref_min, ref_max = (
-            (mean_return, table.expert) if policy_name == "random" else (table.random, mean_return)
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # Minari nags about optional metadata
-            minari.create_dataset_from_buffers(
-                dataset_id=dataset_id,
-                buffer=episodes,
-                env=env_id,
-                algorithm_name=f"offsim-ray collect --policy {policy_name} --seed {seed}",
-                author="offsim-ray",
-                description=f"{policy_name} policy in {env_id}, {steps} steps",
-                ref_min_score=ref_min,
-                ref_max_score=ref_max,
-                num_episodes_average_score=len(episodes),
-                data_format="hdf5",
-            )
+    store.check_writable(dataset_id, overwrite)
+    episodes = collect_episodes(env, policy, steps, seed, progress)
     env.close()
-    return store.open(dataset_id)
+    table = reference_scores({}, env_id)
+    measured = mean_return(episodes)
+    reference = (measured, table.expert) if policy_name == "random" else (table.random, measured)
+    return write_dataset(store, dataset_id, env_id, episodes, reference,
+                         f"offsim-ray collect --policy {policy_name} --seed {seed}",
+                         f"{policy_name} policy in {env_id}, {steps} steps", overwrite)

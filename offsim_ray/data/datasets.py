@@ -1,9 +1,13 @@
 """Dataset names -> Minari datasets -> Transitions.
 
 Resolution of a name: a paper-style alias (`hopper-expert`) becomes a Minari id
-(`mujoco/hopper/expert-v0`); the id is looked up in the local store; a missing `random`
-dataset (the Minari remote has none) is collected locally with uniform actions; any other
-missing id is downloaded from the Minari remote when it is reachable.
+(`mujoco/hopper/expert-v0`; random data, which the Minari remote lacks, `local/hopper/random-v0`), then
+  1. the id in the local store;
+  2. the Minari remote, when it is reachable and downloads are allowed (never for `local/` ids);
+  3. data made by the project (`local/<task>/<level>-v0`, expert, medium or random): from the local
+     store when made before, else made now from the shipped experts (data/make.py); random data of an
+     env without shipped experts is collected with uniform actions.
+A log line says which one was used whenever it is not the first.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import minari
 import numpy as np
 
 from offsim_ray.data.collect import collect_dataset
+from offsim_ray.data.experts import shipped_envs
+from offsim_ray.data.make import MADE_STEPS, make_datasets, made_id
 from offsim_ray.data.scores import ReferenceScores, reference_scores
-from offsim_ray.data.store import DatasetStore, one_line, remote_reachable
+from offsim_ray.data.store import DatasetStore, exclusive, one_line, remote_reachable
 from offsim_ray.data.transitions import SOURCE_NAMES, Transitions, from_episodes, mix
 from offsim_ray.errors import OffSimError
 
@@ -25,8 +31,7 @@ log = logging.getLogger(__name__)
 
 TASK_ENVS = {"hopper": "Hopper-v5", "walker2d": "Walker2d-v5", "halfcheetah": "HalfCheetah-v5"}
 _ALIAS = re.compile(r"(hopper|walker2d|halfcheetah)-(expert|medium|simple|random)")
-_LOCAL_RANDOM = re.compile(r"local/(hopper|walker2d|halfcheetah)/random-v0")
-RANDOM_STEPS = 20_000
+_MADE_EQUIVALENT = re.compile(r"(?:local|mujoco)/(hopper|walker2d|halfcheetah)/(expert|medium|random)-v0")
 
 
 def resolve_dataset_id(name: str) -> str:
@@ -38,31 +43,53 @@ def resolve_dataset_id(name: str) -> str:
     return f"local/{task}/random-v0" if level == "random" else f"mujoco/{task}/{level}-v0"
 
 
+def _made(dataset_id: str, store: DatasetStore, why: str, progress: bool) -> minari.MinariDataset | None:
+    """Step 3 of the resolution: the project's own data standing in for `dataset_id`, if there is one."""
+    match = _MADE_EQUIVALENT.fullmatch(dataset_id)
+    if match is None:
+        return None
+    task, level = match.groups()
+    env_id, made = TASK_ENVS[task], made_id(TASK_ENVS[task], level)
+    shown = dataset_id if made == dataset_id else f"{dataset_id} ({why})"
+    if store.exists(made):
+        log.info("%s: using %s from %s, made by offsim-ray data make", shown, made, store.root)
+    elif env_id in shipped_envs():
+        log.info("%s: making %s in %s from the shipped %s experts", shown, made, store.root, env_id)
+        make_datasets(store, env_id, levels=(level,), steps=MADE_STEPS, progress=progress)
+    elif level == "random":
+        log.info("%s: collecting %d uniform-random steps of %s into %s", shown, MADE_STEPS, env_id, store.root)
+        with exclusive(store.root / f".make-{task}.lock"):
+            if not store.exists(made):
+                collect_dataset(store, env_id, "random", MADE_STEPS, made, progress=progress)
+    else:
+        return None
+    return store.open(made)
+
+
 def open_dataset(
     name: str, store: DatasetStore, download: bool = True, progress: bool = True
 ) -> minari.MinariDataset:
     dataset_id = resolve_dataset_id(name)
     if store.exists(dataset_id):
         return store.open(dataset_id)
-    random = _LOCAL_RANDOM.fullmatch(dataset_id)
-    if random:
-        env_id = TASK_ENVS[random.group(1)]
-        log.info("%s is not in %s: collecting %d uniform-random steps in %s", dataset_id, store.root, RANDOM_STEPS, env_id)
-        return collect_dataset(store, env_id, "random", RANDOM_STEPS, dataset_id, progress=progress)
     if not download:
         remote = "download disabled"
     elif dataset_id.startswith("local/"):
         remote = "local/ ids are never downloaded"
     elif not remote_reachable():
-        remote = "the Minari remote is not reachable (no network)"
+        remote = "the Minari remote is not reachable"
     else:
         log.info("downloading %s from the Minari remote into %s", dataset_id, store.root)
         store.download(dataset_id)
         return store.open(dataset_id)
+    made = _made(dataset_id, store, remote, progress)
+    if made is not None:
+        return made
     shown = name if name == dataset_id else f"{name} (= {dataset_id})"
     local = ", ".join(store.ids()) or "none"
     raise OffSimError(
-        f"unknown dataset {shown}: not in the local store {store.root} (local datasets: {local}); {remote}"
+        f"unknown dataset {shown}: not in the local store {store.root} (local datasets: {local}); {remote}; "
+        f"no data of the project stands in for it (shipped experts: {', '.join(shipped_envs()) or 'none'})"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -105,12 +106,9 @@ class DatasetStore:
                     f"dataset {dataset_id}: download from the Minari remote failed: {one_line(e)}"
                 ) from None
 
-    @contextmanager
-    def staging(self, dataset_id: str, overwrite: bool = False) -> Iterator[Path]:
-        """Yield an empty Minari root for writing `dataset_id`; publish it only if the block succeeds.
-
-        An existing dataset is replaced only with `overwrite`, and only after the new one is complete.
-        """
+    def check_writable(self, dataset_id: str, overwrite: bool = False) -> None:
+        """An OffSimError, before any work, if `dataset_id` is there and may not be replaced, or if the
+        store cannot be created."""
         final = self.root / dataset_id
         if final.exists() and not overwrite:
             raise OffSimError(
@@ -118,6 +116,17 @@ class DatasetStore:
             )
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OffSimError(f"cannot write to the dataset store {self.root}: {e.strerror}") from None
+
+    @contextmanager
+    def staging(self, dataset_id: str, overwrite: bool = False) -> Iterator[Path]:
+        """Yield an empty Minari root for writing `dataset_id`; publish it only if the block succeeds.
+
+        An existing dataset is replaced only with `overwrite`, and only after the new one is complete.
+        """
+        self.check_writable(dataset_id, overwrite)
+        try:
             stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
         except OSError as e:
             raise OffSimError(f"cannot write to the dataset store {self.root}: {e.strerror}") from None
@@ -143,6 +152,23 @@ class DatasetStore:
         os.replace(stage / dataset_id, final)
         if replaced is not None:
             shutil.rmtree(replaced)
+
+
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Holds an advisory lock on `lock_file`: concurrent processes make a shared thing (a dataset, a
+    simulator, a trial) once; the others wait and then reuse it."""
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_file, "w")
+    except OSError as e:
+        raise OffSimError(f"cannot create {lock_file}: {e.strerror or e}") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def one_line(error: BaseException) -> str:

@@ -175,13 +175,11 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
             entropy_target = -float(actions.shape[-1])
             learn_alpha = self.config.learner_config_dict["learn_alpha"]
             alpha_loss = -(module.log_alpha * (logp.detach() + entropy_target)).mean() if learn_alpha else 0.0
-            penalty = losses.expert_nll(self.expert_logp(module), self.regulariser)
             metrics.update(alpha=alpha[0], logp=logp.mean())
         else:
             actor_loss = losses.deterministic_actor_loss(module.q_for_actor(obs, inputs))
             alpha_loss = 0.0
-            expert_obs, expert_actions = self.expert.sample(self.expert_batch_size)
-            penalty = losses.expert_mse(torch.tanh(module.actor(expert_obs)), expert_actions, self.regulariser)
+        penalty = self.expert_penalty(module)
         metrics.update(actor_loss=actor_loss, critic_loss=critic_loss, expert_penalty=penalty, q_mean=q.mean())
         self.metrics.log_dict(metrics, key=module_id, window=1)
         return critic_loss + actor_loss + penalty + alpha_loss

@@ -1,4 +1,5 @@
-"""PolicyConfig + simulator artifact -> an RLlib Algorithm training in "OffSim-v0"."""
+"""PolicyConfig + an env -> an RLlib Algorithm: the learned env "OffSim-v0" built from a simulator
+artifact, or a real Gymnasium env (expert training)."""
 
 from __future__ import annotations
 
@@ -6,31 +7,49 @@ import importlib
 import os
 from pathlib import Path
 
+import gymnasium as gym
 from ray.rllib.algorithms.algorithm import Algorithm
 
 from offsim_ray.envs import ENV_ID
+from offsim_ray.errors import OffSimError
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.simulator.simulator import Simulator
 
 
-def learner_settings(policy: PolicyConfig, artifact: str | os.PathLike) -> dict:
-    """What our learners and training steps read from `learner_config_dict`."""
-    simulator = Simulator.load(artifact)
-    return {**policy.to_dict(), "hiddens": policy.hiddens, "artifact": str(Path(artifact).resolve()),
-            "obs_dim": simulator.data.obs_dim, "action_dim": simulator.data.action_dim}
+def learner_settings(policy: PolicyConfig, artifact: str | os.PathLike | None, env_id: str | None = None) -> dict:
+    """What our learners and training steps read from `learner_config_dict`; `artifact` None means the
+    real env `env_id` (no expert pairs, no regulariser)."""
+    if artifact is not None:
+        simulator = Simulator.load(artifact)
+        artifact = str(Path(artifact).resolve())
+        obs_dim, action_dim = simulator.data.obs_dim, simulator.data.action_dim
+    else:
+        try:
+            env = gym.make(env_id)
+        except gym.error.Error as e:
+            raise OffSimError(f"cannot make env {env_id}: {e}") from None
+        obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
+        env.close()
+    return {**policy.to_dict(), "hiddens": policy.hiddens, "artifact": artifact,
+            "obs_dim": obs_dim, "action_dim": action_dim}
 
 
-def build_algorithm(policy: PolicyConfig, artifact: str | os.PathLike) -> Algorithm:
-    settings = learner_settings(policy, artifact)
+def build_algorithm(policy: PolicyConfig, artifact: str | os.PathLike | None, env_id: str | None = None) -> Algorithm:
+    settings = learner_settings(policy, artifact, env_id)
     base = importlib.import_module(f"offsim_ray.policy.{policy.algo}").algorithm_config(settings)
     on_policy = policy.algo == "ppo"
+    if artifact is not None:
+        env = dict(env=ENV_ID, env_config=dict(artifact=settings["artifact"], horizon=policy.horizon,
+                                               variance=policy.variance, termination=policy.termination))
+        vectorize = "vector_entry_point"
+    else:
+        env, vectorize = dict(env=env_id), "sync"
     config = (
-        base.environment(ENV_ID, env_config=dict(artifact=settings["artifact"], horizon=policy.horizon,
-                                                 variance=policy.variance, termination=policy.termination))
-        # One in-process env runner stepping `num_envs` learned envs as one torch batch: cheaper than
-        # remote runners, whose per-step connector and transfer costs dwarf a learned-env step.
+        base.environment(**env)
+        # One in-process env runner stepping `num_envs` envs as one batch: cheaper than remote runners,
+        # whose per-step connector and transfer costs dwarf a learned-env step.
         .env_runners(num_env_runners=0, num_envs_per_env_runner=policy.num_envs,
-                     gym_env_vectorize_mode="vector_entry_point",
+                     gym_env_vectorize_mode=vectorize,
                      rollout_fragment_length=policy.ppo_rollout if on_policy else 1)
         .learners(num_learners=0, num_gpus_per_learner=1 if policy.device.startswith("cuda") else 0,
                   learner_config_dict=settings)

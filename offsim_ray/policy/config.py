@@ -93,3 +93,53 @@ def preset(name: str) -> PolicyConfig:
     if name not in PRESETS:
         raise OffSimError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    """SAC in a real MuJoCo env (Haarnoja et al. 2018 hyper-parameters), for the data stage's experts."""
+
+    env: str = "Hopper-v5"           # real Gymnasium env to train in
+    env_steps: int = 1_000_000       # budget: policy steps in the env after the warm-up, one gradient step each
+    iteration_steps: int = 10_000    # env steps per iteration; a checkpoint and an evaluation after each
+    hidden: int = 256                # width of the two hidden layers of the actor and of each critic
+    batch_size: int = 256            # transitions per gradient step
+    lr: float = 3e-4                 # Adam learning rate of actor, critics and temperature
+    gamma: float = 0.99              # discount
+    tau: float = 0.005               # Polyak step of the target critics
+    learning_starts: int = 10_000    # uniform-random warm-up steps before the first update
+    num_envs: int = 1                # envs stepped together; a vector step is followed by num_envs updates
+    eval_episodes: int = 5           # deterministic episodes after each iteration (the final expert: 10)
+    seed: int = 0                    # seeds the networks, the envs and the replay sampling
+    device: str = "cpu"              # torch device of the learner
+
+    def __post_init__(self) -> None:
+        checks = {"env_steps": self.env_steps > 0, "iteration_steps": self.iteration_steps > 0,
+                  "hidden": self.hidden > 0, "batch_size": self.batch_size > 0, "lr": self.lr > 0,
+                  "gamma": 0 < self.gamma <= 1, "tau": 0 < self.tau <= 1,
+                  "learning_starts": self.learning_starts >= self.batch_size, "num_envs": self.num_envs > 0,
+                  "eval_episodes": self.eval_episodes > 0}
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise OffSimError("invalid expert config: " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad))
+
+    @property
+    def iterations(self) -> int:
+        return -(-self.env_steps // self.iteration_steps)
+
+    def policy(self) -> PolicyConfig:
+        """The SAC learner's settings: tuned temperature from 1.0, no expert regulariser."""
+        return PolicyConfig(algo="sac", layers=3, hidden=self.hidden, gamma=self.gamma, actor_lr=self.lr,
+                            critic_lr=self.lr, batch_size=self.batch_size, iterations=self.iterations,
+                            updates_per_iteration=self.iteration_steps, num_envs=self.num_envs,
+                            updates_per_sample=self.num_envs, learning_starts=self.learning_starts,
+                            replay_capacity=1_000_000, tau=self.tau,
+                            initial_alpha=1.0, learn_alpha=True, regulariser=0.0, checkpoint_every=1,
+                            seed=self.seed, device=self.device)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ExpertConfig:
+        return cls(**known_fields(cls, d, "expert config"))

@@ -7,6 +7,7 @@ import torch
 from ray.rllib.core.columns import Columns
 
 from offsim_ray.data.transitions import EXPERT, Transitions
+from offsim_ray.policy import losses
 from offsim_ray.simulator.simulator import Simulator
 
 # atanh of the squashed Gaussian is finite only inside (-1, 1); expert actions often sit on the bounds.
@@ -40,17 +41,25 @@ class ExpertPairs:
 
 
 class ExpertRegularised:
-    """Learner mixin: the expert pairs of the simulator's data, for eq. (9)."""
+    """Learner mixin: the expert pairs of the simulator's data, for eq. (9); none in a real env
+    (no artifact), where the penalty is zero."""
 
     def build(self) -> None:
         super().build()
         settings = self.config.learner_config_dict
-        simulator = Simulator.load(settings["artifact"])
-        self.expert = ExpertPairs(simulator.data, simulator.action_low, simulator.action_high,
-                                  str(self._device), settings["seed"])
+        self.expert = None
+        if settings["artifact"] is not None:
+            simulator = Simulator.load(settings["artifact"])
+            self.expert = ExpertPairs(simulator.data, simulator.action_low, simulator.action_high,
+                                      str(self._device), settings["seed"])
         self.regulariser = settings["regulariser"]
         self.expert_batch_size = settings["batch_size"]
 
-    def expert_logp(self, module) -> torch.Tensor:
-        """log π(a_E|s_E) of a stochastic module on a batch of expert pairs, with gradients."""
-        return log_likelihood(module, *self.expert.sample(self.expert_batch_size))
+    def expert_penalty(self, module) -> torch.Tensor:
+        """λ·(−log π(a_E|s_E)) on a batch of expert pairs (λ·‖μ(s_E) − a_E‖² for a deterministic actor)."""
+        if self.expert is None:
+            return torch.zeros((), device=self._device)
+        obs, actions = self.expert.sample(self.expert_batch_size)
+        if getattr(module, "stochastic", True):
+            return losses.expert_nll(log_likelihood(module, obs, actions), self.regulariser)
+        return losses.expert_mse(torch.tanh(module.actor(obs)), actions, self.regulariser)

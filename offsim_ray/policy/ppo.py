@@ -6,14 +6,13 @@ from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
-from offsim_ray.policy.losses import expert_nll
 from offsim_ray.policy.expert import ExpertRegularised
 
 
 class RegularisedPPOLearner(ExpertRegularised, PPOTorchLearner):
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         total = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
-        penalty = expert_nll(self.expert_logp(self.module[module_id].unwrapped()), self.regulariser)
+        penalty = self.expert_penalty(self.module[module_id].unwrapped())
         self.metrics.log_value((module_id, "expert_penalty"), penalty, window=1)
         return total + penalty
 

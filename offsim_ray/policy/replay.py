@@ -51,6 +51,19 @@ class FlatReplay:
             self.add(*(np.concatenate(column) for column in zip(*parts)))
         return sum(len(p[0]) for p in parts)
 
+    def save(self, path) -> None:
+        """The filled rows and the write position (an expert run resumes with its replay)."""
+        n = self.size
+        np.savez(path, obs=self.obs[:n], actions=self.actions[:n], rewards=self.rewards[:n],
+                 next_obs=self.next_obs[:n], terminateds=self.terminateds[:n], added=self.added)
+
+    def load(self, path) -> None:
+        with np.load(path) as f:
+            n = len(f["obs"])
+            for name in ("obs", "actions", "rewards", "next_obs", "terminateds"):
+                getattr(self, name)[:n] = f[name]
+            self.size, self.added = n, int(f["added"])
+
     def sample(self, n: int) -> dict[str, np.ndarray]:
         index = self._rng.integers(0, self.size, n)
         return {"obs": self.obs[index], "actions": self.actions[index], "rewards": self.rewards[index],

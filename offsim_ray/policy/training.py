@@ -1,11 +1,12 @@
-"""Policy training in the learned simulator with checkpoints, so a restarted run resumes.
+"""Training iterations with checkpoints, so a restarted run resumes: policies in the learned simulator
+(here) and experts in a real env (experts.py).
 
 Work directory layout:
   algorithm/      the RLlib Algorithm checkpoint (learner, optimizers, module), every `checkpoint_every`
   progress.json   iterations done at that checkpoint
   progress.jsonl  one line of `policy/...` metrics per iteration (also TensorBoard events in tensorboard/)
-The replay buffer is not checkpointed: a resumed run refills it with `learning_starts` random steps
-of the learned env (seconds).
+In the learned env the replay buffer is not checkpointed: a resumed run refills it with `learning_starts`
+random steps (seconds). An expert run keeps it (algorithm/replay.npz): real-env steps are the budget.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tensorboardX import SummaryWriter
 
 from offsim_ray.policy.config import PolicyConfig
 
@@ -50,10 +53,23 @@ def ensure_ray() -> None:
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
 
 
-def _save_checkpoint(algo, workdir: Path, iteration: int) -> None:
+def read_progress(workdir: Path) -> list[dict]:
+    """The rows of progress.jsonl; a line cut short by a kill is skipped."""
+    rows = []
+    for line in (workdir / "progress.jsonl").read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def _save_checkpoint(algo, workdir: Path, iteration: int, keep_replay: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".algorithm.", dir=workdir))
     try:
         algo.save_to_path(str(tmp))
+        if keep_replay:
+            algo.replay.save(tmp / "replay.npz")
         target = workdir / "algorithm"
         if target.exists():
             shutil.rmtree(target)
@@ -65,24 +81,20 @@ def _save_checkpoint(algo, workdir: Path, iteration: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdir: str | os.PathLike,
-                       progress: bool = True, report=None):
-    """Trains `config.algo` in OffSim-v0 built from `artifact`; returns (RLModule, last metrics).
-    `report(row)`, when given, gets each iteration's metrics (a sweep hands them to Ray Tune)."""
-    from tensorboardX import SummaryWriter
-
-    from offsim_ray.policy.algorithm import build_algorithm
-
-    ensure_ray()
-    workdir = Path(workdir).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
-    workdir.mkdir(parents=True, exist_ok=True)
-    algo = build_algorithm(config, artifact)
+def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progress: bool = True, report=None,
+                   after_iteration=None, keep_replay: bool = False) -> tuple[dict, int]:
+    """`config.iterations` training iterations of `algo`, resumed from the checkpoint in `workdir` if any;
+    returns (last metrics, iterations done before this call). `after_iteration(iteration)` may return more
+    metrics (an evaluation); `keep_replay` checkpoints the replay buffer too."""
     done, seconds = 0, 0.0
     if (workdir / "algorithm").exists() and (workdir / "progress.json").exists():
         algo.restore_from_path(str(workdir / "algorithm"))
+        if keep_replay:
+            algo.replay.load(workdir / "algorithm" / "replay.npz")
         done = json.loads((workdir / "progress.json").read_text())["iteration"]
+        seconds = next((r["policy/seconds"] for r in read_progress(workdir) if r["iteration"] == done), 0.0)
         if progress:
-            print(f"resuming {config.algo} from iteration {done} ({workdir / 'algorithm'})", file=sys.stderr)
+            print(f"resuming {label} from iteration {done} ({workdir / 'algorithm'})", file=sys.stderr)
     row = {}
     with SummaryWriter(str(workdir / "tensorboard")) as writer, open(workdir / "progress.jsonl", "a") as log:
         for iteration in range(done + 1, config.iterations + 1):
@@ -90,6 +102,8 @@ def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdi
             result = algo.train()
             seconds += time.perf_counter() - started
             row = iteration_metrics(result, iteration, config, seconds)
+            if after_iteration is not None:
+                row.update(after_iteration(iteration))
             log.write(json.dumps(row) + "\n")
             log.flush()
             for key, value in row.items():
@@ -99,11 +113,25 @@ def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdi
                 report(row)
             if progress:
                 shown = "  ".join(f"{k.split('/')[1]} {v:.4g}" for k, v in row.items() if "/" in k)
-                print(f"{config.algo} {iteration}/{config.iterations}  {shown}", file=sys.stderr)
+                print(f"{label} {iteration}/{config.iterations}  {shown}", file=sys.stderr)
             if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
-                _save_checkpoint(algo, workdir, iteration)
+                _save_checkpoint(algo, workdir, iteration, keep_replay)
     if not row:  # every iteration was done before a restart
-        row = json.loads((workdir / "progress.jsonl").read_text().splitlines()[-1])
+        row = read_progress(workdir)[-1]
+    return row, done
+
+
+def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdir: str | os.PathLike,
+                       progress: bool = True, report=None):
+    """Trains `config.algo` in OffSim-v0 built from `artifact`; returns (RLModule, last metrics).
+    `report(row)`, when given, gets each iteration's metrics (a sweep hands them to Ray Tune)."""
+    from offsim_ray.policy.algorithm import build_algorithm
+
+    ensure_ray()
+    workdir = Path(workdir).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
+    workdir.mkdir(parents=True, exist_ok=True)
+    algo = build_algorithm(config, artifact)
+    row, done = run_iterations(algo, config, workdir, config.algo, progress, report)
     algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True)
     module = algo.get_module()
     algo.stop()

@@ -38,15 +38,15 @@ def test_aliases(name, dataset_id):
 def test_unknown_id_names_the_local_ids_and_the_unreachable_remote(store, monkeypatch):
     monkeypatch.setenv("OFFSIM_OFFLINE", "1")
     with pytest.raises(OffSimError) as error:
-        open_dataset("hopper-expert", store)
+        open_dataset("hopper-simple", store)
     message = str(error.value)
-    assert "hopper-expert (= mujoco/hopper/expert-v0)" in message
+    assert "hopper-simple (= mujoco/hopper/simple-v0)" in message
     assert "local/hopper/random-v0, local/walker2d/random-v0" in message
     assert "not reachable" in message
 
 
 def test_a_missing_random_dataset_is_collected_locally(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets_module, "RANDOM_STEPS", 500)
+    monkeypatch.setattr(datasets_module, "MADE_STEPS", 500)
     store = DatasetStore(tmp_path)
     dataset = open_dataset("hopper-random", store, progress=False)
     assert dataset.spec.dataset_id == "local/hopper/random-v0" and dataset.total_steps == 500

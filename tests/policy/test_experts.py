@@ -1,0 +1,96 @@
+"""`offsim-ray experts train`: RLlib SAC in the real Hopper env, killed and resumed, then exported."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import psutil
+import torch
+
+from offsim_ray.data.collect import run_episodes
+from offsim_ray.data.experts import ExpertPolicy, expert_files
+from tests.harness import REPO, assert_one_line_error, run_cli
+
+TINY = ["--env", "Hopper-v5", "--steps", "600", "--iteration-steps", "200", "--hidden", "32", "--batch-size", "64",
+        "--learning-starts", "256"]
+
+
+def test_portable_policy_acts_like_the_rllib_module():
+    from ray.rllib.core.columns import Columns
+
+    from offsim_ray.policy.actor_critic import SquashedGaussian
+    from offsim_ray.policy.bc import actor_module
+    from offsim_ray.policy.config import PolicyConfig
+    from offsim_ray.policy.experts import portable_policy
+
+    low, high = np.full(3, -0.5, np.float32), np.full(3, 2.0, np.float32)
+    module = actor_module(PolicyConfig(hidden=32, layers=3), 11, low, high)
+    policy = portable_policy(module, {"env_id": "Hopper-v5", "action_low": low.tolist(), "action_high": high.tolist()})
+    obs = np.random.default_rng(0).normal(size=(32, 11)).astype(np.float32)
+    with torch.no_grad():
+        logits = module.forward_inference({Columns.OBS: torch.as_tensor(obs)})[Columns.ACTION_DIST_INPUTS]
+        unit = SquashedGaussian.from_logits(logits).to_deterministic().sample().numpy()
+    np.testing.assert_allclose(policy.mean_action(obs), low + (unit + 1) * 0.5 * (high - low), atol=1e-5)
+
+
+def _train(out, *extra, wait=True):
+    command = [sys.executable, "-m", "offsim_ray.cli", "experts", "train", *TINY, "--out", str(out), *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if wait:
+        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=400)
+    with open(out.parent / "first.log", "w") as log:  # (a new session would stall Ray's startup)
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+
+def test_expert_training_survives_a_kill_and_writes_expert_and_medium(tmp_path):
+    out = tmp_path / "run"
+    first = _train(out, wait=False)
+    deadline = time.time() + 300
+    while not (out / "progress.json").exists() and time.time() < deadline and first.poll() is None:
+        time.sleep(0.1)
+    assert first.poll() is None, (tmp_path / "first.log").read_text()[-2000:]
+    parent = psutil.Process(first.pid)
+    for process in [parent, *parent.children(recursive=True)]:
+        try:
+            process.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    first.wait()
+    done = json.loads((out / "progress.json").read_text())["iteration"]
+    assert 1 <= done < 3
+
+    result = _train(out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resuming expert Hopper-v5 from iteration {done}" in result.stderr
+    # the replay came back from the checkpoint: the warm-up ran once, every env step is in it once
+    with np.load(out / "algorithm" / "replay.npz") as replay:
+        assert len(replay["obs"]) == 256 + 600
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["200.npz", "400.npz", "600.npz"]
+
+    card = json.loads((out / "card.json").read_text())
+    assert card["command"] == "offsim-ray experts train " + " ".join(TINY[:2]) + " --out DIR " + " ".join(TINY[2:])
+    assert card["expert"]["env_steps"] == 600 and card["medium"]["env_steps"] in (200, 400, 600)
+    assert card["expert"]["episodes"] == 10 and card["train_seconds"] > 0
+    files = expert_files(out, "Hopper-v5")
+    expert = ExpertPolicy.load(files["expert"])
+    assert expert.info["level"] == "expert" and expert.info["card"] == card
+    np.testing.assert_array_equal(expert.weights[0], ExpertPolicy.load(out / "snapshots" / "600.npz").weights[0])
+    returns, _ = run_episodes(expert.mean_action, "Hopper-v5", 10, seed=10_000)
+    assert np.mean(returns) == card["expert"]["return_mean"]
+    assert f"return {card['expert']['return_mean']:.1f}" in result.stdout
+
+    changed = run_cli("experts", "train", *TINY, "--out", str(out), "--hidden", "64")
+    assert_one_line_error(changed, str(out), "hidden differ")
+
+
+def test_bad_expert_settings_are_one_line(tmp_path):
+    assert_one_line_error(run_cli("experts", "train", "--env", "NoSuchEnv-v0", "--out", str(tmp_path / "a")),
+                          "cannot make env NoSuchEnv-v0")
+    assert_one_line_error(run_cli("experts", "train", "--env", "Hopper-v5", "--out", str(tmp_path / "b"),
+                                  "--batch-size", "512", "--learning-starts", "100"), "learning_starts=100")
