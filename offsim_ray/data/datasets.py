@@ -52,7 +52,7 @@ def _made(dataset_id: str, store: DatasetStore, why: str, progress: bool) -> min
     env_id, made = TASK_ENVS[task], made_id(TASK_ENVS[task], level)
     shown = dataset_id if made == dataset_id else f"{dataset_id} ({why})"
     if store.exists(made):
-        log.info("%s: using %s from %s, made by offsim-ray data make", shown, made, store.root)
+        log.info("%s: using %s from %s, made earlier by offsim-ray", shown, made, store.root)
     elif env_id in shipped_envs():
         log.info("%s: making %s in %s from the shipped %s experts", shown, made, store.root, env_id)
         make_datasets(store, env_id, levels=(level,), steps=MADE_STEPS, progress=progress)

@@ -52,9 +52,11 @@ def make_datasets(store: DatasetStore, env_id: str, experts: str | os.PathLike |
         raise OffSimError(f"unknown dataset level {', '.join(unknown)}; choose from {', '.join(MADE_LEVELS)}")
     folder = Path(experts) if experts is not None else SHIPPED
     files = expert_files(folder, env_id)
-    env = make_env(env_id)
     with exclusive(store.root / f".make-{task_of(env_id)}.lock"):
         wanted = [level for level in levels if overwrite or not store.exists(made_id(env_id, level))]
+        if not wanted:  # e.g. a concurrent maker made them while this one waited for the lock
+            return [MadeDataset(level, store.open(made_id(env_id, level)), False) for level in levels]
+        env = make_env(env_id)
         # the random and expert rollouts give every dataset its reference scores, so they always run
         rollouts = {}
         for offset, level in enumerate(MADE_LEVELS):
@@ -71,7 +73,8 @@ def make_datasets(store: DatasetStore, env_id: str, experts: str | os.PathLike |
         for level in levels:
             dataset_id = made_id(env_id, level)
             if level in wanted:
-                source = "uniform actions" if level == "random" else f"{files[level]} with its own action noise"
+                policy_name = f"the shipped {level} policy" if experts is None else str(files[level])
+                source = "uniform actions" if level == "random" else f"{policy_name} with its own action noise"
                 dataset = write_dataset(
                     store, dataset_id, env_id, rollouts[level], reference,
                     f"offsim-ray data make --level {level} --seed {seed}",
@@ -79,5 +82,5 @@ def make_datasets(store: DatasetStore, env_id: str, experts: str | os.PathLike |
                 made.append(MadeDataset(level, dataset, True))
             else:
                 made.append(MadeDataset(level, store.open(dataset_id), False))
-    env.close()
+        env.close()
     return made

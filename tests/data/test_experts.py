@@ -125,7 +125,7 @@ def test_offline_alias_falls_back_to_data_made_from_the_shipped_experts(tmp_path
         caplog.clear()
         again = open_dataset("hopper-expert", store, download=False, progress=False)
     assert again.spec.dataset_id == "local/hopper/expert-v0"
-    assert "using local/hopper/expert-v0" in caplog.text and "made by offsim-ray data make" in caplog.text
+    assert "using local/hopper/expert-v0" in caplog.text and "made earlier by offsim-ray" in caplog.text
     assert store.ids() == ["local/hopper/expert-v0"]
 
 
