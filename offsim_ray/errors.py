@@ -15,6 +15,15 @@ def known_fields(cls, d: dict, what: str) -> dict:
     return d
 
 
+def check_fields(config, checks: dict[str, bool], what: str, hints: dict[str, str] | None = None) -> None:
+    """An error naming every field of `config` whose check failed, with its value (and a hint if given)."""
+    bad = [name for name, ok in checks.items() if not ok]
+    if bad:
+        hints = hints or {}
+        raise OffSimError(f"invalid {what}: " + ", ".join(
+            f"{name}={getattr(config, name)!r}" + (f" ({hints[name]})" if name in hints else "") for name in bad))
+
+
 def read_json(path, missing: str, what: str) -> dict:
     """A JSON file's content; `missing` is the error when it does not exist, `what` names it otherwise."""
     import json

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from offsim_ray.errors import OffSimError, known_fields
+from offsim_ray.errors import OffSimError, check_fields, known_fields
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc")
 
@@ -56,12 +56,7 @@ class PolicyConfig:
             "horizon": self.horizon > 0, "variance": self.variance in ("high", "low"),
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
         }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            detail = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            if "algo" in bad:
-                detail += f" (algo is one of {', '.join(ALGORITHMS)})"
-            raise OffSimError(f"invalid policy config: {detail}")
+        check_fields(self, checks, "policy config", {"algo": f"algo is one of {', '.join(ALGORITHMS)}"})
 
     @property
     def hiddens(self) -> list[int]:
@@ -119,9 +114,7 @@ class ExpertConfig:
                   "gamma": 0 < self.gamma <= 1, "tau": 0 < self.tau <= 1,
                   "learning_starts": self.learning_starts >= self.batch_size, "num_envs": self.num_envs > 0,
                   "eval_episodes": self.eval_episodes > 0}
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise OffSimError("invalid expert config: " + ", ".join(f"{n}={getattr(self, n)!r}" for n in bad))
+        check_fields(self, checks, "expert config")
 
     @property
     def iterations(self) -> int:

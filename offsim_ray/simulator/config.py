@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from offsim_ray.errors import OffSimError, known_fields
+from offsim_ray.errors import OffSimError, check_fields, known_fields
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,7 @@ class SimConfig:
             "holdout_fraction": 0 < self.holdout_fraction < 1, "eval_every": self.eval_every > 0,
             "reward_scale": self.reward_scale > 0, "hinge_on": self.hinge_on in ("data", "model"),
         }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise OffSimError(
-                "invalid simulator config: " + ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            )
+        check_fields(self, checks, "simulator config")
 
     @property
     def margin_value(self) -> float:
