@@ -70,10 +70,11 @@ def _save_checkpoint(algo, workdir: Path, iteration: int, keep_replay: bool) -> 
         algo.save_to_path(str(tmp))
         if keep_replay:
             algo.replay.save(tmp / "replay.npz")
-        target = workdir / "algorithm"
+        target, previous = workdir / "algorithm", workdir / ".algorithm.previous"
         if target.exists():
-            shutil.rmtree(target)
+            os.replace(target, previous)  # renames only: a kill leaves one whole checkpoint in place
         os.replace(tmp, target)
+        shutil.rmtree(previous, ignore_errors=True)
         progress = workdir / ".progress.json"
         progress.write_text(json.dumps({"iteration": iteration}))
         os.replace(progress, workdir / "progress.json")
@@ -87,6 +88,8 @@ def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progre
     returns (last metrics, iterations done before this call). `after_iteration(iteration)` may return more
     metrics (an evaluation); `keep_replay` checkpoints the replay buffer too."""
     done, seconds = 0, 0.0
+    if not (workdir / "algorithm").exists() and (workdir / ".algorithm.previous").exists():
+        os.replace(workdir / ".algorithm.previous", workdir / "algorithm")  # killed between the renames
     if (workdir / "algorithm").exists() and (workdir / "progress.json").exists():
         algo.restore_from_path(str(workdir / "algorithm"))
         if keep_replay:

@@ -85,6 +85,14 @@ def test_expert_training_survives_a_kill_and_writes_expert_and_medium(tmp_path):
     assert np.mean(returns) == card["expert"]["return_mean"]
     assert f"return {card['expert']['return_mean']:.1f}" in result.stdout
 
+    # a kill between the two renames of a checkpoint leaves the previous one, which a rerun picks up
+    os.replace(out / "algorithm", out / ".algorithm.previous")
+    longer = run_cli("experts", "train", *TINY, "--out", str(out), "--steps", "800", timeout=400)
+    assert longer.returncode == 0, longer.stderr[-2000:]
+    assert "resuming expert Hopper-v5 from iteration 3" in longer.stderr
+    assert json.loads((out / "card.json").read_text())["expert"]["env_steps"] == 800
+    assert not (out / ".algorithm.previous").exists()
+
     changed = run_cli("experts", "train", *TINY, "--out", str(out), "--hidden", "64")
     assert_one_line_error(changed, str(out), "hidden differ")
 
