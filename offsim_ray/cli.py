@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from offsim_ray.errors import OffSimError
+from offsim_ray.policy.config import ALGORITHMS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -415,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="YAML file of trial config keys (flags override it)")
     p.add_argument("--expert", help="expert dataset id or alias")
     p.add_argument("--diverse", help="diverse dataset id or alias (OffSim+)")
-    p.add_argument("--algo", choices=["sac", "ddpg", "ppo", "bc"], help="policy algorithm (default sac)")
+    p.add_argument("--algo", choices=ALGORITHMS, help="policy algorithm (default sac)")
     p.add_argument("--preset", choices=["smoke", "quick", "paper"], help="budgets (default quick)")
     p.add_argument("--seed", type=int)
     p.add_argument("--n", type=_positive_int, help="transitions to fit on (default 20000)")

@@ -5,7 +5,7 @@ a trial and presets that override any of these. Grid axes:
   env       task: hopper | walker2d | halfcheetah
   dataset   `level` (D_E alone: OffSim) or `level-level` (D_E + D_D: OffSim+), levels expert | medium |
             simple | random
-  algo      sac | ddpg | ppo | bc
+  algo      sac | ddpg | ppo | bc | clare | mlirl | iqlearn
   seed      policy seed (also the fit's and the subsample's, unless trial.sim.seed pins those)
   margin    m of eq. (5): absolute, or times R when trial.sim.margin_relative (Table 2)
   beta      β of eq. (8)

@@ -20,7 +20,8 @@ import pandas as pd
 from offsim_ray.errors import OffSimError
 
 ENV_LABELS = {"hopper": "Hopper", "walker2d": "Walker2d", "halfcheetah": "Half-Cheetah"}
-ALGO_LABELS = {"sac": "SAC", "ddpg": "DDPG", "ppo": "PPO", "bc": "BC"}
+ALGO_LABELS = {"sac": "SAC", "ddpg": "DDPG", "ppo": "PPO"}
+BASELINE_LABELS = {"clare": "CLARE", "mlirl": "ML-IRL", "iqlearn": "IQ-Learn", "bc": "BC"}
 TIDY_METRICS = {
     "return_mean": "eval/return_mean", "return_std": "eval/return_std",
     "normalized_score": "eval/normalized_score", "normalized_score_std": "eval/normalized_score_std",
@@ -172,7 +173,7 @@ def _table(name: str, title: str, df: pd.DataFrame, column: str, order: list[str
 
 
 def _table1(df: pd.DataFrame) -> list[Table]:
-    df = df.assign(method=df["algo"].map(lambda a: "BC" if a == "bc" else f"Ours ({ALGO_LABELS[a]})"))
+    df = df.assign(method=df["algo"].map(lambda a: BASELINE_LABELS.get(a) or f"Ours ({ALGO_LABELS[a]})"))
     order = list(dict.fromkeys(df["method"]))
     return [_table("table1", "Table 1: real-env return of OffSim(+) and the baselines", df, "method", order,
                    {"Expert": "reference_expert"})]

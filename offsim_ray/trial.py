@@ -15,8 +15,10 @@ interrupted one resumes from its last checkpoint.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from offsim_ray.data.store import exclusive
 from offsim_ray.errors import OffSimError, known_fields
-from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.config import BASELINES, MODEL_BASED, PolicyConfig
 from offsim_ray.policy.config import preset as policy_preset
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.config import preset as sim_preset
@@ -35,7 +37,7 @@ class TrialConfig:
     expert: str                                   # expert dataset id or alias (D_E)
     out: str                                      # trial directory
     diverse: str | None = None                    # diverse dataset id or alias (D_D): OffSim+ when set
-    algo: str = "sac"                             # sac | ddpg | ppo | bc
+    algo: str = "sac"                             # sac | ddpg | ppo | bc | clare | mlirl | iqlearn
     preset: str = "quick"                         # smoke | quick | paper, for the simulator and the policy
     seed: int = 0                                 # seeds the data subsample, the fit and the policy
     n: int = 20_000                               # transitions to fit on (paper: 20000; N/2 + N/2 mixed)
@@ -57,7 +59,7 @@ class TrialConfig:
         return SimConfig.from_dict({**base.to_dict(), "seed": self.seed, **self.sim})
 
     def policy_config(self) -> PolicyConfig:
-        base = policy_preset(self.preset)
+        base = policy_preset(self.preset, self.algo)
         return PolicyConfig.from_dict({**base.to_dict(), "seed": self.seed, **self.policy, "algo": self.algo})
 
     def artifact_dir(self, data, sim_config: SimConfig, role: str = "simulator") -> Path:
@@ -150,6 +152,26 @@ def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tup
         "sim/reward_scale": proposal.reward_scale, "sim/proposed_margin": proposal.relative}
 
 
+def run_baseline(config: TrialConfig, data, low, high, workdir: Path, progress: bool, report):
+    """An offline IRL baseline of Table 1; CLARE and ML-IRL first get their dynamics ensemble: the
+    simulator stage's T_θ fit by maximum likelihood alone (no min-max steps), shared like a simulator.
+    A baseline has no checkpoints: an interrupted one starts over."""
+    policy_config = config.policy_config()
+    trainer = importlib.import_module(f"offsim_ray.policy.{policy_config.algo}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    metrics = {}
+    if policy_config.algo in MODEL_BASED:
+        dynamics_config = config.sim_config().with_(steps=0)
+        simulator, sim_metrics = simulator_for(data, dynamics_config,
+                                               config.artifact_dir(data, dynamics_config, "dynamics"), progress)
+        metrics.update({k: v for k, v in sim_metrics.items() if k.startswith("sim/")})
+        module, last = trainer.train(data, simulator, policy_config, low, high, workdir, progress, report)
+    else:
+        module, last = trainer.train(data, policy_config, low, high, workdir, progress, report)
+    metrics.update({k: v for k, v in last.items() if k.startswith(("policy/", "irl/"))})
+    return module, metrics
+
+
 def run_trial(config: TrialConfig, progress: bool = True, report=None) -> dict:
     """Runs (or resumes, or reads back) the trial; `report(row)` gets each policy iteration's metrics."""
     out = Path(config.out)
@@ -181,6 +203,9 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
 
         module, history = train_bc(data, policy_config, low, high, progress)
         metrics.update({k: v for k, v in history[-1].items() if k.startswith("policy/")})
+    elif policy_config.algo in BASELINES:
+        module, baseline_metrics = run_baseline(config, data, low, high, out / "training", progress, report)
+        metrics.update(baseline_metrics)
     else:
         from offsim_ray.policy.training import train_in_simulator
 

@@ -1,4 +1,5 @@
-"""Policy stage: RLlib algorithms trained in the learned env (SAC, DDPG, PPO) and BC.
+"""Policy stage: RLlib algorithms trained in the learned env (SAC, DDPG, PPO), BC and Table 1's offline IRL
+baselines (CLARE, ML-IRL, IQ-Learn).
 
 The only package that imports RLlib; `config` does not, so configs can be read without it.
 """

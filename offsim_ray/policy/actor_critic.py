@@ -11,10 +11,13 @@ from __future__ import annotations
 import copy
 import math
 
+import gymnasium as gym
+import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, TargetNetworkAPI
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from ray.rllib.core.distribution.torch.torch_distribution import (
     TorchDeterministic,
@@ -123,10 +126,64 @@ class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         """min over target critics of Q'(s', a'), a' from the target actor (DDPG) or the policy (SAC)."""
         return self.target_critic(batch[Columns.OBS], batch[Columns.ACTIONS]).min(0).values
 
+    def soft_value(self, obs: torch.Tensor, target: bool = False) -> torch.Tensor:
+        """V(s) = min_e Q_e(s, a) − α·log π(a|s), a ~ π(·|s) (SAC); Q'(s, μ'(s)) for DDPG. With `target`
+        the target critics answer."""
+        if not self.stochastic:
+            return self.forward_target({Columns.OBS: obs, Columns.ACTIONS: torch.tanh(self.target_actor(obs))})
+        with torch.no_grad():  # gradients reach the critic only
+            actions, logp = SquashedGaussian.from_logits(self.actor(obs)).sample_and_logp()
+        critic = self.target_critic if target else self.critic
+        return critic(obs, actions).min(0).values - self.log_alpha.exp().detach() * logp
+
     def q_for_actor(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """min_e Q_e(s, a) with the critic weights detached: its gradient reaches the action only."""
         params = {name: p.detach() for name, p in self.critic.named_parameters()}
         return functional_call(self.critic, params, (obs, action)).min(0).values
+
+
+def td_critic_loss(module: ActorCriticModule, obs, actions, rewards, next_obs, terminateds,
+                   gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Σ_e ½(Q_e(s, a) − y)², y = r + γ(1 − d)·V'(s') from the target networks; also Q(s, a), (E, B)."""
+    with torch.no_grad():
+        target = losses.td_target(rewards, terminateds.float(), module.soft_value(next_obs, target=True), gamma)
+    q = module.critic(obs, actions)
+    return sum(losses.critic_loss(q_e, target) for q_e in q), q
+
+
+def actor_objective(module: ActorCriticModule, obs: torch.Tensor, inputs: torch.Tensor,
+                    learn_alpha: bool) -> tuple[torch.Tensor, torch.Tensor | float, dict]:
+    """The actor's loss (SAC: E[α·log π(a|s) − min_e Q_e(s, a)], a ~ π; DDPG: −Q(s, μ(s))), the temperature's
+    loss (entropy target −dim(A)) and their metrics; `inputs` are the actor's outputs on `obs`."""
+    if not module.stochastic:
+        return losses.deterministic_actor_loss(module.q_for_actor(obs, inputs)), 0.0, {}
+    alpha = module.log_alpha.exp().detach()
+    actions, logp = SquashedGaussian.from_logits(inputs).rsample_and_logp()
+    actor_loss = (alpha * logp - module.q_for_actor(obs, actions)).mean()
+    entropy_target = -float(actions.shape[-1])
+    alpha_loss = -(module.log_alpha * (logp.detach() + entropy_target)).mean() if learn_alpha else 0.0
+    return actor_loss, alpha_loss, {"alpha": alpha[0], "logp": logp.mean()}
+
+
+@torch.no_grad()
+def soft_update(module: ActorCriticModule, tau: float) -> None:
+    """Polyak step of every target network towards its online network."""
+    for main, target in module.get_target_network_pairs():
+        torch._foreach_lerp_(list(target.parameters()), list(main.parameters()), tau)
+
+
+def build_module(config, obs_dim: int, low, high, critics: int = 2,
+                 inference_only: bool = False) -> ActorCriticModule:
+    """The SAC module of `config` (a PolicyConfig) outside an Algorithm: the squashed-Gaussian actor, with
+    `critics` critics unless `inference_only`."""
+    return RLModuleSpec(
+        module_class=ActorCriticModule,
+        observation_space=gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
+        action_space=gym.spaces.Box(np.asarray(low, np.float32), np.asarray(high, np.float32)),
+        model_config={"hiddens": config.hiddens, "stochastic": True, "critics": critics,
+                      "initial_alpha": config.initial_alpha},
+        inference_only=inference_only,
+    ).build()
 
 
 def adam(params) -> torch.optim.Adam:
@@ -153,32 +210,11 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         module = self._module[module_id].unwrapped()
-        gamma = self.config.learner_config_dict["gamma"]
-        obs, next_obs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
-        inputs = fwd_out[Columns.ACTION_DIST_INPUTS]
-        metrics = {}
-        with torch.no_grad():
-            if module.stochastic:
-                alpha = module.log_alpha.exp()
-                next_actions, next_logp = SquashedGaussian.from_logits(module.actor(next_obs)).sample_and_logp()
-                next_q = module.forward_target({Columns.OBS: next_obs, Columns.ACTIONS: next_actions})
-                next_q = next_q - alpha * next_logp
-            else:
-                next_actions = torch.tanh(module.target_actor(next_obs))
-                next_q = module.forward_target({Columns.OBS: next_obs, Columns.ACTIONS: next_actions})
-            target = losses.td_target(batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), next_q, gamma)
-        q = module.critic(obs, batch[Columns.ACTIONS])
-        critic_loss = sum(losses.critic_loss(q_e, target) for q_e in q)
-        if module.stochastic:
-            actions, logp = SquashedGaussian.from_logits(inputs).rsample_and_logp()
-            actor_loss = (alpha * logp - module.q_for_actor(obs, actions)).mean()
-            entropy_target = -float(actions.shape[-1])
-            learn_alpha = self.config.learner_config_dict["learn_alpha"]
-            alpha_loss = -(module.log_alpha * (logp.detach() + entropy_target)).mean() if learn_alpha else 0.0
-            metrics.update(alpha=alpha[0], logp=logp.mean())
-        else:
-            actor_loss = losses.deterministic_actor_loss(module.q_for_actor(obs, inputs))
-            alpha_loss = 0.0
+        settings = self.config.learner_config_dict
+        critic_loss, q = td_critic_loss(module, batch[Columns.OBS], batch[Columns.ACTIONS], batch[Columns.REWARDS],
+                                        batch[Columns.NEXT_OBS], batch[Columns.TERMINATEDS], settings["gamma"])
+        actor_loss, alpha_loss, metrics = actor_objective(module, batch[Columns.OBS],
+                                                          fwd_out[Columns.ACTION_DIST_INPUTS], settings["learn_alpha"])
         penalty = self.expert_penalty(module)
         metrics.update(actor_loss=actor_loss, critic_loss=critic_loss, expert_penalty=penalty, q_mean=q.mean())
         self.metrics.log_dict(metrics, key=module_id, window=1)
@@ -197,8 +233,5 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
 
     def after_gradient_based_update(self, *, timesteps) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
-        tau = self.config.learner_config_dict["tau"]
-        with torch.no_grad():
-            for module_id in set(self.module.keys()) - {ALL_MODULES}:
-                for main, target in self.module[module_id].unwrapped().get_target_network_pairs():
-                    torch._foreach_lerp_(list(target.parameters()), list(main.parameters()), tau)
+        for module_id in set(self.module.keys()) - {ALL_MODULES}:
+            soft_update(self.module[module_id].unwrapped(), self.config.learner_config_dict["tau"])

@@ -5,34 +5,20 @@ from __future__ import annotations
 
 import sys
 
-import gymnasium as gym
-import numpy as np
 import torch
-from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModule
 
 from offsim_ray.data.transitions import Transitions
-from offsim_ray.policy.actor_critic import ActorCriticModule
+from offsim_ray.policy.actor_critic import build_module
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.expert import ExpertPairs, log_likelihood
 from offsim_ray.policy.losses import behaviour_cloning_loss
 
 
-def actor_module(config: PolicyConfig, obs_dim: int, low, high) -> RLModule:
-    """The acting half of the SAC module, without critics."""
-    return RLModuleSpec(
-        module_class=ActorCriticModule,
-        observation_space=gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
-        action_space=gym.spaces.Box(np.asarray(low, np.float32), np.asarray(high, np.float32)),
-        model_config={"hiddens": config.hiddens, "stochastic": True, "critics": 2,
-                      "initial_alpha": config.initial_alpha},
-        inference_only=True,
-    ).build()
-
-
 def train_bc(data: Transitions, config: PolicyConfig, low, high, progress: bool = True) -> tuple[RLModule, list[dict]]:
     """iterations × updates_per_iteration Adam steps of −log π(a_E|s_E) on batches of expert pairs."""
     torch.manual_seed(config.seed)
-    module = actor_module(config, data.obs_dim, low, high).to(config.device)
+    module = build_module(config, data.obs_dim, low, high, inference_only=True).to(config.device)
     pairs = ExpertPairs(data, low, high, config.device, config.seed)
     optimizer = torch.optim.Adam(module.actor.parameters(), config.actor_lr)
     history = []

@@ -9,12 +9,15 @@ from dataclasses import asdict, dataclass, replace
 
 from offsim_ray.errors import OffSimError, check_fields, known_fields
 
-ALGORITHMS = ("sac", "ddpg", "ppo", "bc")
+ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
+# Table 1's offline IRL baselines; CLARE and ML-IRL roll their policies out in a learned dynamics model
+BASELINES = ("clare", "mlirl", "iqlearn")
+MODEL_BASED = ("clare", "mlirl")
 
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    algo: str = "sac"                # sac | ddpg | ppo (RLlib, in the learned env) | bc (on the expert data)
+    algo: str = "sac"                # sac | ddpg | ppo (RLlib, in the learned env) | bc (on the expert data) | clare | mlirl | iqlearn
     layers: int = 4                  # linear layers of the actor and of each critic (paper: 4-layer MLP)
     hidden: int = 256                # width of their hidden layers
     gamma: float = 0.99              # discount
@@ -38,6 +41,14 @@ class PolicyConfig:
     horizon: int = 5                 # learned-env steps before truncation (paper: 5-step rollouts)
     variance: str = "high"           # learned env: "high" (sampled member + noise) or "low" (ensemble mean)
     termination: bool = False        # learned env: apply the task's healthy-state termination function (r < 0 mostly: ending early pays)
+    reward_lr: float = 1e-4          # clare, mlirl: Adam learning rate of the reward r(s, a)
+    reward_updates: int = 1          # clare, mlirl: reward steps per iteration, after its policy updates
+    reward_batch: int = 5000         # clare, mlirl: samples of each kind per reward step
+    rollout_starts: int = 2000       # clare, mlirl: model rollouts of `horizon` steps started per iteration
+    real_ratio: float = 0.0          # clare, mlirl: share of real data rows in each policy batch
+    penalty: float = 0.0             # mlirl: λ of the uncertainty penalty r − λ·max_i‖σ_i(s, a)‖
+    uncertainty_threshold: float = 0.5  # clare: normalised uncertainty below which data counts as reliable
+    chi2: float = 0.5                # iqlearn: α of the χ² regulariser φ(x) = x − x²/(4α)
     eval_episodes: int = 10          # real-env episodes of the final evaluation (deterministic actions)
     checkpoint_every: int = 10       # iterations between algorithm checkpoints
     seed: int = 0                    # seeds the networks, the env runner and the replay sampling
@@ -54,6 +65,10 @@ class PolicyConfig:
             "regulariser": self.regulariser >= 0, "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
             "horizon": self.horizon > 0, "variance": self.variance in ("high", "low"),
+            "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
+            "reward_batch": self.reward_batch > 0, "rollout_starts": self.rollout_starts > 0,
+            "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
+            "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
         }
         check_fields(self, checks, "policy config", {"algo": f"algo is one of {', '.join(ALGORITHMS)}"})
@@ -84,10 +99,23 @@ PRESETS: dict[str, PolicyConfig] = {
 }
 
 
-def preset(name: str) -> PolicyConfig:
+# The baselines' own hyper-parameters for MuJoCo, from their authors (sources in each module's docstring);
+# network sizes and budgets stay the preset's, so every method trains under the same conditions.
+ALGORITHM_DEFAULTS: dict[str, dict] = {
+    "clare": dict(initial_alpha=0.2, learn_alpha=True, regulariser=0.25, reward_lr=5e-5, real_ratio=0.0,
+                  uncertainty_threshold=0.5),
+    "mlirl": dict(initial_alpha=1.0, learn_alpha=True, regulariser=0.0, reward_lr=1e-4, real_ratio=0.05,
+                  penalty=5.9),
+    "iqlearn": dict(actor_lr=3e-5, critic_lr=3e-4, initial_alpha=0.01, learn_alpha=False, regulariser=0.0,
+                    chi2=0.5),
+}
+
+
+def preset(name: str, algo: str | None = None) -> PolicyConfig:
+    """The preset's config, with `algo`'s own defaults when it is a baseline."""
     if name not in PRESETS:
         raise OffSimError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return PRESETS[name]
+    return PRESETS[name].with_(**ALGORITHM_DEFAULTS.get(algo, {}))
 
 
 @dataclass(frozen=True)

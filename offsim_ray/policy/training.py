@@ -64,6 +64,37 @@ def read_progress(workdir: Path) -> list[dict]:
     return rows
 
 
+class ProgressLog:
+    """Each iteration's metrics row: a line of progress.jsonl, TensorBoard scalars, a line on stderr
+    (with `progress`) and `report(row)` (a sweep hands it to Ray Tune)."""
+
+    def __init__(self, workdir: Path, label: str, iterations: int, progress: bool, report=None):
+        self.workdir, self.label, self.iterations = workdir, label, iterations
+        self.progress, self.report = progress, report
+
+    def __enter__(self) -> ProgressLog:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._writer = SummaryWriter(str(self.workdir / "tensorboard"))
+        self._log = open(self.workdir / "progress.jsonl", "a")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._log.close()
+        self._writer.close()
+
+    def write(self, row: dict) -> None:
+        self._log.write(json.dumps(row) + "\n")
+        self._log.flush()
+        for key, value in row.items():
+            if "/" in key and math.isfinite(value):
+                self._writer.add_scalar(key, value, row["iteration"])
+        if self.report is not None:
+            self.report(row)
+        if self.progress:
+            shown = "  ".join(f"{k.split('/')[1]} {v:.4g}" for k, v in row.items() if "/" in k)
+            print(f"{self.label} {row['iteration']}/{self.iterations}  {shown}", file=sys.stderr)
+
+
 def _save_checkpoint(algo, workdir: Path, iteration: int, keep_replay: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".algorithm.", dir=workdir))
     try:
@@ -99,7 +130,7 @@ def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progre
         if progress:
             print(f"resuming {label} from iteration {done} ({workdir / 'algorithm'})", file=sys.stderr)
     row = {}
-    with SummaryWriter(str(workdir / "tensorboard")) as writer, open(workdir / "progress.jsonl", "a") as log:
+    with ProgressLog(workdir, label, config.iterations, progress, report) as log:
         for iteration in range(done + 1, config.iterations + 1):
             started = time.perf_counter()
             result = algo.train()
@@ -107,16 +138,7 @@ def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progre
             row = iteration_metrics(result, iteration, config, seconds)
             if after_iteration is not None:
                 row.update(after_iteration(iteration))
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            for key, value in row.items():
-                if "/" in key and math.isfinite(value):
-                    writer.add_scalar(key, value, iteration)
-            if report is not None:
-                report(row)
-            if progress:
-                shown = "  ".join(f"{k.split('/')[1]} {v:.4g}" for k, v in row.items() if "/" in k)
-                print(f"{label} {iteration}/{config.iterations}  {shown}", file=sys.stderr)
+            log.write(row)
             if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
                 _save_checkpoint(algo, workdir, iteration, keep_replay)
     if not row:  # every iteration was done before a restart

@@ -7,7 +7,7 @@ import pytest
 
 from tests.harness import BENCH_IDS, BENCH_ROOT
 
-ALGOS = ("sac", "ddpg", "ppo", "bc")
+ALGOS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +39,13 @@ def smoke_config(trial_data, out, algo: str = "sac", **changes):
 @pytest.fixture(scope="session")
 def trials(local_ray, trial_data, tmp_path_factory):
     """algo -> (config, metrics) of a smoke trial each; the RL trials share one simulator artifact,
-    fit by the first of them."""
+    fit by the first of them, and CLARE and ML-IRL one dynamics ensemble in a shared folder."""
     from offsim_ray.trial import run_trial
 
     root = tmp_path_factory.mktemp("trials")
     done = {}
     for algo in ALGOS:
-        config = smoke_config(trial_data, root / algo, algo, artifact=str(root / "simulator"))
+        config = smoke_config(trial_data, root / algo, algo, artifact=str(root / "simulator"),
+                              simulators=str(root / "dynamics"))
         done[algo] = (config, run_trial(config, progress=False))
     return done

@@ -33,7 +33,7 @@ def test_train_rejects_an_unsupported_algorithm(tmp_path):
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("expert: hopper-expert\nout: OUT\nalgo: td3\n", "algo is one of sac, ddpg, ppo, bc"),
+    ("expert: hopper-expert\nout: OUT\nalgo: td3\n", "algo is one of sac, ddpg, ppo, bc, clare, mlirl, iqlearn"),
     ("expert: hopper-expert\nout: OUT\nlearning_rate: 3\n", "unknown trial config keys: learning_rate"),
     ("expert: hopper-expert\nout: OUT\npolicy:\n  horizon: 0\n", "horizon=0"),
     ("expert: hopper-expert\n", "needs out"),

@@ -123,7 +123,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
 
 
 @pytest.mark.parametrize("changes, fragment", [
-    ({"algo": "td3"}, "algo is one of sac, ddpg, ppo, bc"),
+    ({"algo": "td3"}, "algo is one of sac, ddpg, ppo, bc, clare, mlirl, iqlearn"),
     ({"regulariser": -1.0}, "regulariser=-1.0"),
     ({"variance": "medium"}, "variance='medium'"),
 ])

@@ -25,12 +25,12 @@ def test_portable_policy_acts_like_the_rllib_module():
     from ray.rllib.core.columns import Columns
 
     from offsim_ray.policy.actor_critic import SquashedGaussian
-    from offsim_ray.policy.bc import actor_module
+    from offsim_ray.policy.actor_critic import build_module
     from offsim_ray.policy.config import PolicyConfig
     from offsim_ray.policy.experts import portable_policy
 
     low, high = np.full(3, -0.5, np.float32), np.full(3, 2.0, np.float32)
-    module = actor_module(PolicyConfig(hidden=32, layers=3), 11, low, high)
+    module = build_module(PolicyConfig(hidden=32, layers=3), 11, low, high, inference_only=True)
     policy = portable_policy(module, {"env_id": "Hopper-v5", "action_low": low.tolist(), "action_high": high.tolist()})
     obs = np.random.default_rng(0).normal(size=(32, 11)).astype(np.float32)
     with torch.no_grad():

@@ -1,5 +1,6 @@
 """Smoke-preset trials end to end (data -> simulator -> OffSim-v0 -> RLlib -> real-env evaluation) for
-SAC, DDPG, PPO and BC: the pipeline's invariants, not learning quality."""
+SAC, DDPG, PPO, BC and the IRL baselines CLARE, ML-IRL and IQ-Learn: the pipeline's invariants, not
+learning quality."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.harness import run_cli
 from tests.policy.conftest import ALGOS, smoke_config
 
 RL_ALGOS = ("sac", "ddpg", "ppo")
+BASELINES = ("clare", "mlirl", "iqlearn")
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -31,9 +33,10 @@ def test_trial_metrics_are_finite_and_well_formed(trials, algo):
     assert json.loads((Path(config.out) / "metrics.json").read_text()) == metrics
     if algo != "bc":
         assert metrics["policy/updates"] == policy.iterations * gradient_steps_per_iteration(policy)
+        assert all(math.isfinite(v) for k, v in metrics.items() if k.startswith(("sim/", "policy/", "irl/")))
+    if algo in RL_ALGOS:
         assert metrics["policy/env_steps"] > 0
         assert math.isfinite(metrics["policy/learned_return_mean"])
-        assert all(math.isfinite(v) for k, v in metrics.items() if k.startswith(("sim/", "policy/")))
 
 
 def test_normalised_score_uses_the_datasets_reference(trials, trial_data):
@@ -61,6 +64,29 @@ def test_trial_checkpoints_and_logs_every_iteration(trials, algo):
     rows = [json.loads(line) for line in (training / "progress.jsonl").read_text().splitlines()]
     assert [row["iteration"] for row in rows] == list(range(1, iterations + 1))
     assert list((training / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("algo", BASELINES)
+def test_baseline_logs_every_iteration_with_its_own_hyper_parameters(trials, algo):
+    from offsim_ray.policy.config import ALGORITHM_DEFAULTS
+
+    config, metrics = trials[algo]
+    policy = config.policy_config()
+    assert {k: getattr(policy, k) for k in ALGORITHM_DEFAULTS[algo]} == ALGORITHM_DEFAULTS[algo]
+    training = Path(config.out) / "training"
+    rows = [json.loads(line) for line in (training / "progress.jsonl").read_text().splitlines()]
+    assert [row["iteration"] for row in rows] == list(range(1, policy.iterations + 1))
+    assert any(key.startswith("irl/") for key in rows[-1]) and list((training / "tensorboard").glob("events.*"))
+    assert metrics["policy/alpha"] == pytest.approx(policy.initial_alpha, rel=0.5)
+
+
+def test_model_based_baselines_share_one_maximum_likelihood_ensemble(trials):
+    """CLARE and ML-IRL roll out the same T_θ, fit without min-max steps and kept apart from OffSim's."""
+    fits = [trials[algo][1] for algo in ("clare", "mlirl")]
+    assert [fit["sim/reused"] for fit in fits] == [0.0, 1.0]
+    artifacts = [p for p in Path(trials["clare"][0].simulators).iterdir() if not p.name.startswith(".")]
+    assert len(artifacts) == 1 and json.loads((artifacts[0] / "meta.json").read_text())["config"]["steps"] == 0
+    assert "sim/loss_reward" not in fits[0] and "sim/margin" not in fits[0]
 
 
 @pytest.mark.parametrize("algo", ALGOS)

@@ -46,7 +46,8 @@ def test_data_make_and_smoke_reproduction_without_network_or_data(tmp_path):
     expert = describe(store.open("local/hopper/expert-v0"))
 
     trials = pd.read_parquet(work / "results" / "table1-smoke-trials.parquet")
-    assert len(trials) == 4 and (trials["status"] == "finished").all()
+    assert len(trials) == 10 and (trials["status"] == "finished").all()
+    assert set(trials["algo"]) == {"sac", "clare", "mlirl", "iqlearn", "bc"}
     # every trial scored against the made expert data: it stood in for mujoco/hopper/expert-v0
     assert (trials["reference_expert"] == expert.reference.expert).all()
     assert (work / "results" / "table1-smoke.md").read_text().count("Hopper") >= 1

@@ -39,7 +39,8 @@ def test_reproduce_writes_the_four_tables_with_the_paper_rows_and_columns(reprod
     table1 = _csv(root, "table1")
     assert list(table1[["Env", "Dataset"]].itertuples(index=False, name=None)) == [
         ("Hopper", "Expert"), ("Hopper", "Expert-Random")]
-    assert {"Ours (SAC)", "Ours (SAC) std", "Ours (SAC) n", "BC", "Expert", "best", "second"} <= set(table1)
+    assert list(table1.columns[2:17:3]) == ["Ours (SAC)", "CLARE", "ML-IRL", "IQ-Learn", "BC"]  # the paper's order
+    assert {"Ours (SAC) std", "Ours (SAC) n", "CLARE n", "Expert", "best", "second"} <= set(table1)
     assert (table1["Ours (SAC) n"] == 1).all() and (table1["Expert"] > 1000).all()
     table2 = _csv(root, "table2")
     assert {"0R", "0.8R", "1.6R", "proposed m"} <= set(table2) and len(table2) == 1
@@ -59,7 +60,7 @@ def test_reproduce_writes_the_four_tables_with_the_paper_rows_and_columns(reprod
 def test_tidy_rows_hold_every_trial_once_with_finite_results(reproduced):
     root, _ = reproduced
     tidy = pd.concat(pd.read_parquet(p) for p in sorted((root / "results").glob("*-trials.parquet")))
-    assert len(tidy) == 4 + 3 + 4 + 3 and not tidy.duplicated(["sweep", "key"]).any()
+    assert len(tidy) == 10 + 3 + 4 + 3 and not tidy.duplicated(["sweep", "key"]).any()
     shared = set(tidy[tidy["table"] == "table1"]["key"]) & set(tidy[tidy["table"] == "table4"]["key"])
     assert len(shared) == 1 and "algo=sac" in shared.pop()  # one trial dir serves both sweeps
     assert (tidy["status"] == "finished").all()

@@ -1,0 +1,80 @@
+"""CLARE: conservative model-based reward learning (Yue et al., ICLR 2023, arXiv 2302.04782).
+
+The reward r(s, a) and the policy π play a min-max game in a learned dynamics model T̂ fit on the
+union D ∪ E of diverse and expert data; the reward is made conservative by weighting the data with
+the model's uncertainty:
+  min_r  Z·E_{ρ̂^π}[r] − E_{D∪E}[w·r] − E_E[r] + ψ(r),    ψ(r) = E[r²] over the model and data rows
+  max_π  E_{ρ̂^π}[r] + H(π) − λ·E_E[−log π(a|s)]          (SAC in T̂, λ = 0.25)
+ρ̂^π: the policy's rollouts in T̂ from expert states; Z = 1 + E_{D∪E}[w]. With the normalised uncertainty
+u(s, a) = max_i‖σ_i(s, a)‖ / max_{D∪E} u and threshold ū, rows with u < ū (reliable) get the weight
+  w = |D∪E|/|E| · N_E(u > ū) / N_{D∪E}(u < ū),
+expert rows with u > ū get w = −|D∪E|/|E| (their pull moves to the reliable rows) and other diverse rows 0;
+the weights sum to zero, so Z = 1.
+
+Equation numbers: the paper's text could not be read from this workplace, so the terms above follow the
+authors' released implementation (its formulas, not its code), and no equation numbers are quoted.
+Published MuJoCo settings used here: reward a 4 × 256 SiLU MLP, Adam 5e-5, weight decay 1e-5; ū = 0.5;
+λ = 0.25; SAC temperature learned from 0.2; rollouts from expert states; no real rows in policy batches.
+Horizon, policy networks and budgets are the preset's (the same for every method).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.model_based import RewardLearning, RewardModel, Rollout, train_model_based, uncertainty
+from offsim_ray.policy.offline import DataRows
+from offsim_ray.simulator.simulator import Simulator
+
+
+def conservative_weights(u: torch.Tensor, expert: torch.Tensor, threshold: float) -> torch.Tensor:
+    """w(s, a) of every data row from its normalised uncertainty `u` and its expert mask."""
+    n_all, n_expert = len(u), int(expert.sum())
+    reliable = u < threshold
+    uncertain_expert = expert & ~reliable
+    weights = torch.zeros_like(u)
+    if reliable.any():
+        weights[reliable] = n_all / n_expert * int(uncertain_expert.sum()) / int(reliable.sum())
+    weights[uncertain_expert] = -n_all / n_expert
+    return weights
+
+
+def reward_loss(r_model: torch.Tensor, r_data: torch.Tensor, weights: torch.Tensor, r_expert: torch.Tensor,
+                z: float) -> torch.Tensor:
+    """Z·E_{ρ̂^π}[r] − E_{D∪E}[w·r] − E_E[r] + ψ(r)."""
+    psi = torch.cat([r_model, r_data]).pow(2).mean()
+    return z * r_model.mean() - (weights * r_data).mean() - r_expert.mean() + psi
+
+
+class Clare(RewardLearning):
+    name = "clare"
+    starts_from_expert = True
+    weight_decay = 1e-5
+
+    def build_reward(self, simulator: Simulator, config: PolicyConfig) -> RewardModel:
+        obs_dim, action_dim = simulator.data.obs_dim, simulator.data.action_dim
+        sizes = [obs_dim + action_dim] + [256] * 4
+        layers = [m for i, o in zip(sizes[:-1], sizes[1:]) for m in (nn.Linear(i, o), nn.SiLU())]
+        return RewardModel(nn.Sequential(*layers, nn.Linear(256, 1)), simulator)
+
+    def prepare(self, rows: DataRows, simulator: Simulator, config: PolicyConfig) -> dict[str, float]:
+        u = uncertainty(simulator, rows.obs, rows.actions)
+        u = u / u.max().clamp_min(1e-12)
+        self.weights = conservative_weights(u, rows.expert, config.uncertainty_threshold)
+        self.z = 1.0 + self.weights.mean().item()
+        return {"irl/reliable_share": (u < config.uncertainty_threshold).float().mean().item()}
+
+    def reward_loss(self, reward: RewardModel, rows: DataRows, expert: torch.Tensor, data: torch.Tensor,
+                    agent: Rollout, config: PolicyConfig):
+        r_expert = reward(rows.obs[expert], rows.actions[expert])
+        r_data = reward(rows.obs[data], rows.actions[data])
+        r_model = reward(agent.obs, agent.actions)
+        loss = reward_loss(r_model, r_data, self.weights[data], r_expert, self.z)
+        return loss, {"irl/reward_loss": loss.item(), "irl/reward_expert": r_expert.mean().item(),
+                      "irl/reward_agent": r_model.mean().item()}
+
+
+def train(data, simulator: Simulator, config: PolicyConfig, low, high, workdir, progress: bool = True, report=None):
+    return train_model_based(Clare(), data, simulator, config, low, high, workdir, progress, report)

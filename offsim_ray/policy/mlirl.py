@@ -1,0 +1,60 @@
+"""Offline ML-IRL: maximum-likelihood inverse RL in a conservative world model (Zeng et al., NeurIPS 2023,
+"When Demonstrations Meet Generative World Models", arXiv 2302.07457).
+
+A bi-level problem. The lower level is the soft-optimal policy of the conservative model MDP, whose reward
+is r_θ(s, a) minus an uncertainty penalty U(s, a) = λ·max_i‖σ_i(s, a)‖ of the dynamics ensemble T̂:
+  π_θ = argmax_π E_{π, T̂}[Σ_t γ^t (r_θ(s_t, a_t) − U(s_t, a_t) + H(π(·|s_t)))]      (SAC in T̂)
+The upper level maximises the likelihood of the expert's actions under π_θ,
+  max_θ L(θ) = E_{τ_E}[Σ_t γ^t log π_θ(a_t|s_t)],
+whose gradient is the expert's minus the policy's reward gradient,
+  ∇L(θ) = E_E[∇r_θ(s, a)] − E_{π_θ, T̂}[∇r_θ(s, a)],
+a step on the loss E_{π_θ, T̂}[r_θ] − E_E[r_θ] with the policy's samples rolled out in T̂ from expert states.
+
+Equation numbers: the paper's text could not be read from this workplace, so the terms above follow the
+authors' released implementation (its formulas, not its code), and no equation numbers are quoted.
+Published MuJoCo settings used here (Hopper medium-expert): λ = 5.9 with the max-norm penalty; reward
+Linear(·, 256) → Linear(256, 256) → ReLU → Linear(256, 1), clipped to ±10, Adam 1e-4, weight decay 1e-3;
+SAC temperature learned from 1.0; 5% real rows in policy batches; rollouts from every data state.
+Horizon (theirs: 43 on Hopper), policy networks and budgets are the preset's, the same for every method.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.model_based import RewardLearning, RewardModel, Rollout, train_model_based
+from offsim_ray.policy.offline import DataRows
+from offsim_ray.simulator.simulator import Simulator
+
+
+def reward_loss(r_agent: torch.Tensor, r_expert: torch.Tensor) -> torch.Tensor:
+    """E_{π_θ, T̂}[r_θ] − E_E[r_θ]: its gradient is −∇L(θ)."""
+    return r_agent.mean() - r_expert.mean()
+
+
+class MLIRL(RewardLearning):
+    name = "mlirl"
+    starts_from_expert = False
+    weight_decay = 1e-3
+
+    def build_reward(self, simulator: Simulator, config: PolicyConfig) -> RewardModel:
+        inputs = simulator.data.obs_dim + simulator.data.action_dim
+        net = nn.Sequential(nn.Linear(inputs, 256), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1))
+        return RewardModel(net, simulator, bound=10.0)
+
+    def penalty(self, uncertainty: torch.Tensor, config: PolicyConfig) -> torch.Tensor:
+        return config.penalty * uncertainty
+
+    def reward_loss(self, reward: RewardModel, rows: DataRows, expert: torch.Tensor, data: torch.Tensor,
+                    agent: Rollout, config: PolicyConfig):
+        r_expert = reward(rows.obs[expert], rows.actions[expert])
+        r_agent = reward(agent.obs, agent.actions)
+        loss = reward_loss(r_agent, r_expert)
+        return loss, {"irl/reward_loss": loss.item(), "irl/reward_expert": r_expert.mean().item(),
+                      "irl/reward_agent": r_agent.mean().item()}
+
+
+def train(data, simulator: Simulator, config: PolicyConfig, low, high, workdir, progress: bool = True, report=None):
+    return train_model_based(MLIRL(), data, simulator, config, low, high, workdir, progress, report)

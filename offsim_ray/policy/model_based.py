@@ -1,0 +1,191 @@
+"""The loop CLARE and ML-IRL share: a reward r(s, a) and a SAC policy trained in turns, the policy on short
+rollouts of a dynamics ensemble fit by maximum likelihood (the simulator stage's T_θ without the min-max
+game), both methods under the budgets and network sizes of OffSim's own policy stage.
+
+Each iteration:
+  1. the current policy is rolled out for `horizon` steps from `rollout_starts` start states (the expert
+     states or every state of the data, as the method says), ending where the task's termination
+     function says so; the rows join a model buffer;
+  2. `updates_per_iteration` SAC steps on batches of model rows, plus a `real_ratio` share of data rows,
+     rewarded by the current r(s, a) (model rows: minus the method's uncertainty penalty);
+  3. `reward_updates` Adam steps of the method's reward loss on `reward_batch` samples of each kind:
+     the expert rows, all data rows, and a fresh rollout of the current policy from expert states.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from offsim_ray.data.termination import termination_fn
+from offsim_ray.data.transitions import Transitions
+from offsim_ray.policy.actor_critic import SquashedGaussian
+from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.offline import ActorCritic, Batch, DataRows
+from offsim_ray.policy.training import ProgressLog
+from offsim_ray.simulator.simulator import Simulator
+
+
+@torch.no_grad()
+def uncertainty(simulator: Simulator, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """max_i ‖σ_i(s, a)‖₂ over the ensemble members, σ in the state's own units (MOPO's penalty);
+    actions in [-1, 1]."""
+    transition = simulator.transition
+    _, logstd = transition(obs, raw_actions(simulator, actions))
+    return (logstd.exp() * transition.delta_std).norm(dim=-1).max(0).values
+
+
+def raw_actions(simulator: Simulator, actions: torch.Tensor) -> torch.Tensor:
+    low = torch.as_tensor(simulator.action_low, dtype=actions.dtype, device=actions.device)
+    high = torch.as_tensor(simulator.action_high, dtype=actions.dtype, device=actions.device)
+    return low + (actions + 1.0) * 0.5 * (high - low)
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Model rows (s, a, s', terminated) and the uncertainty of each (s, a)."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    next_obs: torch.Tensor
+    terminated: torch.Tensor
+    uncertainty: torch.Tensor
+
+    FIELDS = ("obs", "actions", "next_obs", "terminated", "uncertainty")
+
+    def take(self, index: torch.Tensor) -> Rollout:
+        return Rollout(*(getattr(self, name)[index] for name in self.FIELDS))
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+
+@torch.no_grad()
+def rollout(module, simulator: Simulator, starts: torch.Tensor, horizon: int,
+            generator: torch.Generator) -> Rollout:
+    """`horizon` steps of the policy from `starts`: a uniformly drawn member per row and step plus its
+    Gaussian noise; a row stops once the task's termination function fires."""
+    terminated_fn = termination_fn(simulator.env_id)
+    transition = simulator.transition
+    parts, obs = [], starts
+    for _ in range(horizon):
+        if len(obs) == 0:
+            break
+        actions = SquashedGaussian.from_logits(module.actor(obs)).sample()
+        mean, logstd = transition(obs, raw_actions(simulator, actions))
+        rows = torch.arange(len(obs), device=obs.device)
+        member = torch.randint(transition.members, (len(obs),), generator=generator, device=obs.device)
+        noise = torch.randn(obs.shape, generator=generator, device=obs.device)
+        next_obs = transition.to_next_obs(obs, mean[member, rows] + logstd[member, rows].exp() * noise)
+        sigma = (logstd.exp() * transition.delta_std).norm(dim=-1).max(0).values
+        done = terminated_fn(obs.cpu().numpy(), actions.cpu().numpy(), next_obs.cpu().numpy())
+        done = torch.as_tensor(done, device=obs.device)
+        parts.append(Rollout(obs, actions, next_obs, done.float(), sigma))
+        obs = next_obs[~done]
+    return Rollout(*(torch.cat([getattr(p, name) for p in parts]) for name in Rollout.FIELDS))
+
+
+class ModelBuffer:
+    """The latest `capacity` model rows, first in first out."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.rows: Rollout | None = None
+
+    def add(self, rows: Rollout) -> None:
+        if self.rows is not None:
+            rows = Rollout(*(torch.cat([getattr(self.rows, n), getattr(rows, n)]) for n in Rollout.FIELDS))
+        self.rows = rows.take(torch.arange(max(0, len(rows) - self.capacity), len(rows), device=rows.obs.device))
+
+    def sample(self, n: int, generator: torch.Generator) -> Rollout:
+        return self.rows.take(torch.randint(0, len(self.rows), (n,), generator=generator,
+                                            device=self.rows.obs.device))
+
+
+class RewardModel(nn.Module):
+    """r(s, a): `net` on the state normalised by the data's statistics and the action in [-1, 1]."""
+
+    def __init__(self, net: nn.Module, simulator: Simulator, bound: float | None = None):
+        super().__init__()
+        self.net = net
+        self.register_buffer("obs_mean", simulator.transition.obs_mean.clone())
+        self.register_buffer("obs_std", simulator.transition.obs_std.clone())
+        self.bound = bound
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        r = self.net(torch.cat([(obs - self.obs_mean) / self.obs_std, actions], -1)).squeeze(-1)
+        return r if self.bound is None else r.clamp(-self.bound, self.bound)
+
+
+class RewardLearning:
+    """What a model-based IRL method decides: its reward network, its reward loss, the policy's start
+    states and the uncertainty penalty on model rewards."""
+
+    name: str
+    starts_from_expert: bool   # rollouts for the policy start from expert states (else every data state)
+    weight_decay: float        # Adam weight decay of the reward
+
+    def build_reward(self, simulator: Simulator, config: PolicyConfig) -> RewardModel:
+        raise NotImplementedError
+
+    def prepare(self, rows: DataRows, simulator: Simulator, config: PolicyConfig) -> dict[str, float]:
+        """Anything computed once from the data before training; returns metrics to report."""
+        return {}
+
+    def penalty(self, uncertainty: torch.Tensor, config: PolicyConfig) -> torch.Tensor:
+        return torch.zeros_like(uncertainty)
+
+    def reward_loss(self, reward: RewardModel, rows: DataRows, expert: torch.Tensor, data: torch.Tensor,
+                    agent: Rollout, config: PolicyConfig) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one reward step: `expert` and `data` index expert rows and all rows."""
+        raise NotImplementedError
+
+
+def train_model_based(method: RewardLearning, data: Transitions, simulator: Simulator, config: PolicyConfig,
+                      low, high, workdir: Path, progress: bool = True, report=None):
+    """Trains `method`'s reward and policy; returns (the policy's RLModule, the last metrics row)."""
+    torch.manual_seed(config.seed)
+    device = config.device
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    rows = DataRows(data, low, high, device)
+    actor_critic = ActorCritic(config, data, low, high)
+    reward = method.build_reward(simulator, config).to(device)
+    reward_opt = torch.optim.Adam(reward.parameters(), lr=config.reward_lr, weight_decay=method.weight_decay)
+    prepared = method.prepare(rows, simulator, config)
+    buffer = ModelBuffer(config.replay_capacity)
+    n_real = int(round(config.batch_size * config.real_ratio))
+    started, row = time.perf_counter(), {}
+    with ProgressLog(workdir, method.name, config.iterations, progress, report) as log:
+        for iteration in range(1, config.iterations + 1):
+            starts = rows.obs[rows.sample(config.rollout_starts, generator, method.starts_from_expert)]
+            model_rows = rollout(actor_critic.module, simulator, starts, config.horizon, generator)
+            buffer.add(model_rows)
+            for _ in range(config.updates_per_iteration):
+                model = buffer.sample(config.batch_size - n_real, generator)
+                real = rows.sample(n_real, generator)
+                with torch.no_grad():
+                    r_model = reward(model.obs, model.actions) - method.penalty(model.uncertainty, config)
+                    r_real = reward(rows.obs[real], rows.actions[real])
+                batch = Batch.concat([Batch(model.obs, model.actions, r_model, model.next_obs, model.terminated),
+                                      rows.batch(real, r_real)])
+                policy_metrics = actor_critic.sac_step(batch)
+            reward_metrics = {}
+            for _ in range(config.reward_updates):
+                expert_starts = rows.obs[rows.sample(max(1, config.reward_batch // config.horizon), generator, True)]
+                agent = rollout(actor_critic.module, simulator, expert_starts, config.horizon, generator)
+                loss, reward_metrics = method.reward_loss(
+                    reward, rows, rows.sample(config.reward_batch, generator, True),
+                    rows.sample(config.reward_batch, generator), agent, config)
+                reward_opt.zero_grad()
+                loss.backward()
+                reward_opt.step()
+            row = {"iteration": iteration, "policy/updates": iteration * config.updates_per_iteration,
+                   "policy/seconds": time.perf_counter() - started, **policy_metrics, **reward_metrics,
+                   "irl/model_uncertainty": model_rows.uncertainty.mean().item(), **prepared}
+            log.write(row)
+    return actor_critic.module.eval(), row

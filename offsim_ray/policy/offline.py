@@ -1,0 +1,98 @@
+"""Plain-torch updates of the SAC actor-critic on batches a trainer builds, with no env runner: how the
+offline IRL baselines (CLARE, ML-IRL, IQ-Learn) learn their policies. The loss terms are the RLlib
+learner's own (actor_critic.py), so every method trains the same Gaussian policy the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from offsim_ray.data.transitions import EXPERT, Transitions
+from offsim_ray.policy import losses
+from offsim_ray.policy.actor_critic import actor_objective, build_module, soft_update, td_critic_loss
+from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.expert import ExpertPairs, log_likelihood, normalise_actions
+
+
+@dataclass(frozen=True)
+class Batch:
+    """(s, a, r, s', terminated) rows as tensors; actions in [-1, 1]."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    next_obs: torch.Tensor
+    terminated: torch.Tensor
+
+    @staticmethod
+    def concat(parts: list[Batch]) -> Batch:
+        return Batch(*(torch.cat([getattr(p, name) for p in parts]) for name in
+                       ("obs", "actions", "rewards", "next_obs", "terminated")))
+
+
+class DataRows:
+    """A trial's transitions as tensors on the learner's device, actions scaled to [-1, 1]."""
+
+    def __init__(self, data: Transitions, low, high, device: str):
+        def t(x, dtype=torch.float32):
+            return torch.as_tensor(np.array(x), dtype=dtype, device=device)
+
+        self.obs, self.next_obs = t(data.obs), t(data.next_obs)
+        self.actions = t(normalise_actions(data.action, low, high))
+        self.terminated = t(data.terminated)
+        self.expert = t(data.source == EXPERT, torch.bool)
+        self.expert_rows = torch.nonzero(self.expert).squeeze(-1)
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def sample(self, n: int, generator: torch.Generator, expert_only: bool = False) -> torch.Tensor:
+        """Row indices drawn uniformly (with replacement) from all rows or the expert rows."""
+        rows = self.expert_rows if expert_only else None
+        count = len(rows) if expert_only else len(self)
+        index = torch.randint(0, count, (n,), generator=generator, device=self.obs.device)
+        return rows[index] if expert_only else index
+
+    def batch(self, index: torch.Tensor, rewards: torch.Tensor) -> Batch:
+        return Batch(self.obs[index], self.actions[index], rewards, self.next_obs[index], self.terminated[index])
+
+
+class ActorCritic:
+    """The SAC module with one Adam over actor, critics and temperature (their own learning rates), and
+    the λ·(−log π(a_E|s_E)) term of the learner when `config.regulariser` > 0."""
+
+    def __init__(self, config: PolicyConfig, data: Transitions, low, high, critics: int = 2):
+        self.config = config
+        self.module = build_module(config, data.obs_dim, low, high, critics).to(config.device)
+        groups = [{"params": list(self.module.actor.parameters()), "lr": config.actor_lr},
+                  {"params": list(self.module.critic.parameters()), "lr": config.critic_lr}]
+        if config.learn_alpha:
+            groups.append({"params": [self.module.log_alpha], "lr": config.actor_lr})
+        self.optimiser = torch.optim.Adam(groups, fused=True)
+        self.expert = ExpertPairs(data, low, high, config.device, config.seed) if config.regulariser > 0 else None
+
+    def step(self, critic_loss: torch.Tensor, actor_obs: torch.Tensor) -> dict[str, float]:
+        """One gradient step of `critic_loss` plus the SAC actor and temperature losses on `actor_obs`,
+        then the Polyak step of the target critics."""
+        module = self.module
+        actor_loss, alpha_loss, metrics = actor_objective(module, actor_obs, module.actor(actor_obs),
+                                                          self.config.learn_alpha)
+        penalty = torch.zeros((), device=actor_obs.device)
+        if self.expert is not None:
+            obs, actions = self.expert.sample(self.config.batch_size)
+            penalty = losses.expert_nll(log_likelihood(module, obs, actions), self.config.regulariser)
+        self.optimiser.zero_grad()
+        (critic_loss + actor_loss + alpha_loss + penalty).backward()
+        self.optimiser.step()
+        soft_update(module, self.config.tau)
+        return {"policy/critic_loss": critic_loss.item(), "policy/actor_loss": actor_loss.item(),
+                "policy/expert_penalty": penalty.item(), "policy/alpha": float(metrics["alpha"])}
+
+    def sac_step(self, batch: Batch) -> dict[str, float]:
+        """SAC on `batch`: the TD loss of the twin critics, the actor on the batch's states."""
+        critic_loss, q = td_critic_loss(self.module, batch.obs, batch.actions, batch.rewards, batch.next_obs,
+                                        batch.terminated, self.config.gamma)
+        return {**self.step(critic_loss, batch.obs), "policy/q_mean": q.mean().item()}

@@ -1,0 +1,118 @@
+"""The IRL baselines' parts: their loss terms against the objectives in their docstrings, the model
+rollouts CLARE and ML-IRL train on, and a reward step that moves the reward the way the method says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from offsim_ray.data.transitions import DIVERSE, EXPERT, Transitions
+
+
+def test_clare_weights_move_the_pull_of_uncertain_expert_rows_to_reliable_rows():
+    from offsim_ray.policy.clare import conservative_weights
+
+    u = torch.tensor([0.1, 0.9, 0.2, 0.8, 0.3, 0.7])
+    expert = torch.tensor([True, True, True, False, False, False])
+    w = conservative_weights(u, expert, threshold=0.5)
+    reliable = u < 0.5
+    assert w.sum().item() == pytest.approx(0.0, abs=1e-6)  # so Z = 1 + E[w] = 1
+    assert (w[reliable] > 0).all() and torch.allclose(w[reliable], w[reliable][0])
+    assert w[1].item() == pytest.approx(-len(u) / int(expert.sum()))  # uncertain expert row
+    assert w[3] == 0 and w[5] == 0  # uncertain diverse rows
+
+
+def test_clare_reward_loss_rewards_data_above_model_rows():
+    from offsim_ray.policy.clare import reward_loss
+
+    r_data = torch.zeros(4, requires_grad=True)
+    r_model = torch.zeros(4, requires_grad=True)
+    r_expert = torch.zeros(4, requires_grad=True)
+    weights = torch.tensor([1.0, 1.0, -1.0, -1.0])
+    reward_loss(r_model, r_data, weights, r_expert, z=1.0).backward()
+    assert (r_model.grad > 0).all() and (r_expert.grad < 0).all()  # push model rows down, expert rows up
+    assert (r_data.grad[:2] < 0).all() and (r_data.grad[2:] > 0).all()  # by the sign of their weight
+
+
+def test_inverse_soft_q_loss_is_the_negated_objective_with_terminal_masks():
+    from offsim_ray.policy.iqlearn import inverse_soft_q_loss
+
+    gamma, chi2 = 0.9, 0.5
+    q, v_next_e, done_e = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]), torch.tensor([0.0, 1.0])
+    v, v_next, done = torch.tensor([0.5, 1.5]), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 0.0])
+    loss, implicit = inverse_soft_q_loss(q, v_next_e, done_e, v, v_next, done, gamma, chi2)
+    x = np.array([1.0 - gamma * 3.0, 2.0])  # the terminal row does not bootstrap
+    expected = -np.mean(x - x**2 / (4 * chi2)) + np.mean([0.5, 1.5 - gamma * 2.0])
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    assert implicit.numpy() == pytest.approx(x)
+
+
+def test_mlirl_reward_loss_is_minus_the_likelihood_gradient():
+    from offsim_ray.policy.mlirl import reward_loss
+
+    r_agent, r_expert = torch.ones(3, requires_grad=True), torch.ones(5, requires_grad=True)
+    reward_loss(r_agent, r_expert).backward()
+    assert torch.allclose(r_agent.grad, torch.full((3,), 1 / 3)) and torch.allclose(r_expert.grad, torch.full((5,), -1 / 5))
+
+
+@pytest.fixture(scope="module")
+def dynamics(trial_data, tmp_path_factory):
+    """A maximum-likelihood ensemble fit on 2000 Hopper transitions, the first half labelled expert."""
+    from offsim_ray.data import DatasetStore, training_transitions
+    from offsim_ray.simulator import fit_simulator, preset
+
+    data_root, dataset = trial_data
+    data = training_transitions(dataset, None, 2000, 0, DatasetStore(data_root), download=False)
+    source = np.where(np.arange(len(data)) < 1000, EXPERT, DIVERSE).astype(data.source.dtype)
+    data = Transitions(data.obs, data.action, data.next_obs, data.terminated, data.truncated, source,
+                       data.env_id, data.dataset_ids)
+    simulator, _ = fit_simulator(data, preset("smoke").with_(warmup_steps=100, steps=0), progress=False)
+    return data, simulator
+
+
+def _actor_critic(data):
+    from offsim_ray.policy.config import preset
+    from offsim_ray.policy.offline import ActorCritic
+
+    return ActorCritic(preset("smoke", "mlirl"), data, [-1.0] * data.action_dim, [1.0] * data.action_dim)
+
+
+def test_rollout_stops_rows_the_task_terminates_and_measures_uncertainty(dynamics):
+    from offsim_ray.data.termination import hopper_terminated
+    from offsim_ray.policy.model_based import rollout
+
+    data, simulator = dynamics
+    starts = torch.as_tensor(np.array(data.obs[:64]))
+    starts[:32, 0] = 0.5  # torso below Hopper's healthy height: these end after one step
+    rows = rollout(_actor_critic(data).module, simulator, starts, 5, torch.Generator().manual_seed(0))
+    assert 64 + 4 * 32 >= len(rows) > 64 and rows.actions.abs().max() <= 1
+    assert (rows.uncertainty > 0).all() and torch.isfinite(rows.next_obs).all()
+    expected = hopper_terminated(rows.obs.numpy(), rows.actions.numpy(), rows.next_obs.numpy())
+    assert np.array_equal(rows.terminated.numpy().astype(bool), expected)
+    assert rows.terminated[:32].all()
+
+
+def test_mlirl_reward_steps_raise_expert_rewards_above_the_policys(dynamics):
+    from offsim_ray.policy.config import preset
+    from offsim_ray.policy.mlirl import MLIRL
+    from offsim_ray.policy.model_based import rollout
+    from offsim_ray.policy.offline import DataRows
+
+    data, simulator = dynamics
+    config = preset("smoke", "mlirl")
+    method, generator = MLIRL(), torch.Generator().manual_seed(0)
+    reward = method.build_reward(simulator, config)
+    optimiser = torch.optim.Adam(reward.parameters(), lr=1e-3)
+    rows = DataRows(data, [-1.0] * data.action_dim, [1.0] * data.action_dim, "cpu")
+    module = _actor_critic(data).module
+    agent = rollout(module, simulator, rows.obs[rows.expert_rows[:200]], 5, generator)
+    expert = rows.sample(500, generator, expert_only=True)
+    gaps = []
+    for _ in range(30):
+        loss, metrics = method.reward_loss(reward, rows, expert, rows.sample(500, generator), agent, config)
+        gaps.append(metrics["irl/reward_expert"] - metrics["irl/reward_agent"])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    assert gaps[-1] > gaps[0] + 0.5
