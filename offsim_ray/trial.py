@@ -5,6 +5,7 @@ specific to Ray Tune. Output directory layout:
   trial.json     the resolved config (simulator and policy configs included)
   simulator/     the simulator artifact (unless `artifact` or `simulators` puts it elsewhere), reused
                  when its data fingerprint and fit config match
+  dynamics/      CLARE and ML-IRL: their maximum-likelihood dynamics ensemble (unless `simulators` holds it)
   training/      the policy stage's checkpoints and logs (see offsim_ray.policy.training)
   policy/        the trained policy (see offsim_ray.policy.acting)
   metrics.json   the final metrics, written last
