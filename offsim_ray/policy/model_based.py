@@ -4,8 +4,9 @@ game), both methods under the budgets and network sizes of OffSim's own policy s
 
 Each iteration:
   1. the current policy is rolled out for `horizon` steps from `rollout_starts` start states (the expert
-     states or every state of the data, as the method says), ending where the task's termination
-     function says so; the rows join a model buffer;
+     states or every state of the data, as the method says); like OffSim's learned env, rollouts end
+     at the task's termination function only with `termination` (most penalised rewards are negative,
+     and then ending early pays); the rows join a model buffer;
   2. `updates_per_iteration` SAC steps on batches of model rows, plus a `real_ratio` share of data rows,
      rewarded by the current r(s, a) (model rows: minus the method's uncertainty penalty);
   3. `reward_updates` Adam steps of the method's reward loss on `reward_batch` samples of each kind:
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from offsim_ray.data.termination import termination_fn
+from offsim_ray.data.termination import never_terminated, termination_fn
 from offsim_ray.data.transitions import Transitions
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import PolicyConfig
@@ -66,11 +67,11 @@ class Rollout:
 
 
 @torch.no_grad()
-def rollout(module, simulator: Simulator, starts: torch.Tensor, horizon: int,
-            generator: torch.Generator) -> Rollout:
+def rollout(module, simulator: Simulator, starts: torch.Tensor, horizon: int, generator: torch.Generator,
+            terminate: bool = False) -> Rollout:
     """`horizon` steps of the policy from `starts`: a uniformly drawn member per row and step plus its
-    Gaussian noise; a row stops once the task's termination function fires."""
-    terminated_fn = termination_fn(simulator.env_id)
+    Gaussian noise; with `terminate`, a row stops once the task's termination function fires."""
+    terminated_fn = termination_fn(simulator.env_id) if terminate else never_terminated
     transition = simulator.transition
     parts, obs = [], starts
     for _ in range(horizon):
@@ -163,7 +164,7 @@ def train_model_based(method: RewardLearning, data: Transitions, simulator: Simu
     with ProgressLog(workdir, method.name, config.iterations, progress, report) as log:
         for iteration in range(1, config.iterations + 1):
             starts = rows.obs[rows.sample(config.rollout_starts, generator, method.starts_from_expert)]
-            model_rows = rollout(actor_critic.module, simulator, starts, config.horizon, generator)
+            model_rows = rollout(actor_critic.module, simulator, starts, config.horizon, generator, config.termination)
             buffer.add(model_rows)
             for _ in range(config.updates_per_iteration):
                 model = buffer.sample(config.batch_size - n_real, generator)
@@ -177,7 +178,8 @@ def train_model_based(method: RewardLearning, data: Transitions, simulator: Simu
             reward_metrics = {}
             for _ in range(config.reward_updates):
                 expert_starts = rows.obs[rows.sample(max(1, config.reward_batch // config.horizon), generator, True)]
-                agent = rollout(actor_critic.module, simulator, expert_starts, config.horizon, generator)
+                agent = rollout(actor_critic.module, simulator, expert_starts, config.horizon, generator,
+                                config.termination)
                 loss, reward_metrics = method.reward_loss(
                     reward, rows, rows.sample(config.reward_batch, generator, True),
                     rows.sample(config.reward_batch, generator), agent, config)

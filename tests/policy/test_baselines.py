@@ -85,7 +85,9 @@ def test_rollout_stops_rows_the_task_terminates_and_measures_uncertainty(dynamic
     data, simulator = dynamics
     starts = torch.as_tensor(np.array(data.obs[:64]))
     starts[:32, 0] = 0.5  # torso below Hopper's healthy height: these end after one step
-    rows = rollout(_actor_critic(data).module, simulator, starts, 5, torch.Generator().manual_seed(0))
+    module = _actor_critic(data).module
+    assert len(rollout(module, simulator, starts, 5, torch.Generator().manual_seed(0))) == 5 * 64
+    rows = rollout(module, simulator, starts, 5, torch.Generator().manual_seed(0), terminate=True)
     assert 64 + 4 * 32 >= len(rows) > 64 and rows.actions.abs().max() <= 1
     assert (rows.uncertainty > 0).all() and torch.isfinite(rows.next_obs).all()
     expected = hopper_terminated(rows.obs.numpy(), rows.actions.numpy(), rows.next_obs.numpy())
