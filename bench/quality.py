@@ -1,10 +1,12 @@
-"""Learning quality: OffSim (+SAC) and BC, quick preset, several seeds, on the benchmark datasets;
-normalised score mean ± std side by side, and the ratio of OffSim to BC.
+"""Learning quality: OffSim (+SAC), the Table 1 baselines (CLARE, ML-IRL, IQ-Learn) and BC, quick preset,
+several seeds, on the benchmark datasets; normalised score mean ± std side by side, and each method's
+ratio to the first one named (OffSim by default).
 
 Each trial is one `offsim-ray train` run in its own directory under --out (a rerun skips finished
 trials); --jobs trials run at once, each on one torch thread.
 
-    python bench/quality.py [--data-root ../shared/datasets] [--seeds 0 1 2] [--jobs 2] [--out bench-runs/quality]
+    python bench/quality.py [--data-root ../shared/datasets] [--algos sac clare mlirl iqlearn bc]
+                            [--seeds 0 1 2] [--jobs 2] [--out bench-runs/quality]
 """
 
 from __future__ import annotations
@@ -54,14 +56,16 @@ def main() -> None:
         rows = list(pool.map(lambda job: run(args, *job), grid))
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(f"\nnormalised score, mean ± std over seeds {args.seeds} ({args.preset} preset)")
-    print(f"{'dataset':<28} " + "  ".join(f"{a:>14}" for a in args.algos) + "   ratio")
+    print(f"\nnormalised score, mean ± std over seeds {args.seeds} ({args.preset} preset); "
+          f"ratio of each mean to {args.algos[0]}'s")
+    print(f"{'dataset':<28} " + "  ".join(f"{a:>22}" for a in args.algos))
     for dataset in args.datasets:
         scores = {a: [r["eval/normalized_score"] for r in rows if r["dataset"] == dataset and r["algo"] == a]
                   for a in args.algos}
-        cells = "  ".join(f"{np.mean(v):7.1f} ± {np.std(v):4.1f}" for v in scores.values())
-        first, last = (np.mean(scores[a]) for a in (args.algos[0], args.algos[-1]))
-        print(f"{dataset:<28} {cells}   {first / last if last else float('nan'):.2f}")
+        first = np.mean(scores[args.algos[0]])
+        cells = "  ".join(f"{np.mean(v):6.1f} ± {np.std(v):4.1f} ({np.mean(v) / first:5.2f})"
+                          for v in scores.values())
+        print(f"{dataset:<28} {cells}")
 
 
 if __name__ == "__main__":

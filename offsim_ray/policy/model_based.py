@@ -4,9 +4,8 @@ game), both methods under the budgets and network sizes of OffSim's own policy s
 
 Each iteration:
   1. the current policy is rolled out for `horizon` steps from `rollout_starts` start states (the expert
-     states or every state of the data, as the method says); like OffSim's learned env, rollouts end
-     at the task's termination function only with `termination` (most penalised rewards are negative,
-     and then ending early pays); the rows join a model buffer;
+     states or every state of the data, as the method says); as in OffSim's learned env, rollouts end
+     at the task's termination function only with `termination`; the rows join a model buffer;
   2. `updates_per_iteration` SAC steps on batches of model rows, plus a `real_ratio` share of data rows,
      rewarded by the current r(s, a) (model rows: minus the method's uncertainty penalty);
   3. `reward_updates` Adam steps of the method's reward loss on `reward_batch` samples of each kind:
