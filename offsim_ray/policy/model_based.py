@@ -35,8 +35,12 @@ from offsim_ray.simulator.simulator import Simulator
 def uncertainty(simulator: Simulator, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     """max_i ‖σ_i(s, a)‖₂ over the ensemble members, σ in the state's own units (MOPO's penalty);
     actions in [-1, 1]."""
-    transition = simulator.transition
-    _, logstd = transition(obs, raw_actions(simulator, actions))
+    _, logstd = simulator.transition(obs, raw_actions(simulator, actions))
+    return max_sigma(simulator.transition, logstd)
+
+
+def max_sigma(transition, logstd: torch.Tensor) -> torch.Tensor:
+    """max over members of ‖σ_i‖₂ in raw state units, from the members' normalised log σ (E, B, d)."""
     return (logstd.exp() * transition.delta_std).norm(dim=-1).max(0).values
 
 
@@ -82,7 +86,7 @@ def rollout(module, simulator: Simulator, starts: torch.Tensor, horizon: int, ge
         member = torch.randint(transition.members, (len(obs),), generator=generator, device=obs.device)
         noise = torch.randn(obs.shape, generator=generator, device=obs.device)
         next_obs = transition.to_next_obs(obs, mean[member, rows] + logstd[member, rows].exp() * noise)
-        sigma = (logstd.exp() * transition.delta_std).norm(dim=-1).max(0).values
+        sigma = max_sigma(transition, logstd)
         done = terminated_fn(obs.cpu().numpy(), actions.cpu().numpy(), next_obs.cpu().numpy())
         done = torch.as_tensor(done, device=obs.device)
         parts.append(Rollout(obs, actions, next_obs, done.float(), sigma))
