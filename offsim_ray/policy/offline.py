@@ -51,10 +51,12 @@ class DataRows:
 
     def sample(self, n: int, generator: torch.Generator, expert_only: bool = False) -> torch.Tensor:
         """Row indices drawn uniformly (with replacement) from all rows or the expert rows."""
-        rows = self.expert_rows if expert_only else None
-        count = len(rows) if expert_only else len(self)
-        index = torch.randint(0, count, (n,), generator=generator, device=self.obs.device)
-        return rows[index] if expert_only else index
+        if expert_only:
+            return self.expert_rows[self.sample_of(len(self.expert_rows), n, generator)]
+        return self.sample_of(len(self), n, generator)
+
+    def sample_of(self, count: int, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randint(0, count, (n,), generator=generator, device=self.obs.device)
 
     def batch(self, index: torch.Tensor, rewards: torch.Tensor) -> Batch:
         return Batch(self.obs[index], self.actions[index], rewards, self.next_obs[index], self.terminated[index])
