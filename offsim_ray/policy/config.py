@@ -151,12 +151,8 @@ class ExpertConfig:
     def policy(self) -> PolicyConfig:
         """The SAC learner's settings: tuned temperature from 1.0, no expert regulariser."""
         return PolicyConfig(algo="sac", layers=3, hidden=self.hidden, gamma=self.gamma, actor_lr=self.lr,
-                            critic_lr=self.lr, batch_size=self.batch_size, iterations=self.iterations,
-                            updates_per_iteration=self.iteration_steps, num_envs=self.num_envs,
-                            updates_per_sample=self.num_envs, learning_starts=self.learning_starts,
-                            replay_capacity=1_000_000, tau=self.tau,
-                            initial_alpha=1.0, learn_alpha=True, regulariser=0.0, checkpoint_every=1,
-                            seed=self.seed, device=self.device)
+                            critic_lr=self.lr, batch_size=self.batch_size, tau=self.tau, initial_alpha=1.0,
+                            learn_alpha=True, regulariser=0.0, seed=self.seed, device=self.device)
 
     def to_dict(self) -> dict:
         return asdict(self)

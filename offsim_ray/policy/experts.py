@@ -1,12 +1,17 @@
-"""Experts for the data stage: RLlib SAC in a real MuJoCo env, checkpointed so a killed run resumes.
+"""Experts for the data stage: SAC in a real MuJoCo env, checkpointed so a killed run resumes.
+
+The learner is the project's SAC (the module and losses of the RLlib learner, actor_critic.py) stepped by
+a plain loop: `ActorCritic.sac_update` on batches of a flat replay, beside a Gymnasium vector env.
+RLlib's learner-group update cost 40 updates/s on one core against 63 for the same step called directly,
+and an expert's million updates are its whole cost (docs/experts.md).
 
 Work directory:
   config.json          the ExpertConfig (a resumed run must use the same one)
-  algorithm/           RLlib checkpoint and the replay buffer, after every iteration; progress.json
-  progress.jsonl       one line of metrics per iteration (`policy/…`, `expert/eval_return`), also in tensorboard/
+  checkpoint/          learner.pt (module, optimiser, RNG) and replay.npz, after every iteration
+  progress.json        iterations done at that checkpoint
+  progress.jsonl       one line of metrics per iteration (`policy/…`, `expert/…`), also in tensorboard/
   snapshots/<N>.npz    the actor after N env steps, as a portable ExpertPolicy
-  expert.npz, medium.npz, card.json   when the budget is spent: the final actor, and the snapshot nearest
-                       0.4 × its return (D4RL's medium policies reach a third to a half of the expert's)
+  expert.npz, medium.npz, card.json   when the budget is spent (write_card)
 """
 
 from __future__ import annotations
@@ -14,24 +19,35 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
+import torch
 from torch import nn
 
 from offsim_ray.data.collect import run_episodes
 from offsim_ray.data.experts import ExpertPolicy
 from offsim_ray.errors import OffSimError
+from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import ExpertConfig
-from offsim_ray.policy.training import ensure_ray, read_progress, run_iterations
+from offsim_ray.policy.offline import ActorCritic, Batch, floats
+from offsim_ray.policy.replay import FlatReplay
+from offsim_ray.policy.training import ProgressLog, read_progress, save_checkpoint, saved_iteration, seconds_at
 
 MEDIUM_RANGE = (1 / 3, 1 / 2)   # medium return / expert return
 MEDIUM_TARGET = 0.4
 FINAL_EPISODES = 10
+FINAL_CANDIDATES = 5            # snapshots measured again over FINAL_EPISODES when choosing expert and medium
+CHECKPOINT = "checkpoint"
+# Batch fields <- the columns of FlatReplay.sample
+BATCH_COLUMNS = {"obs": "obs", "actions": "actions", "rewards": "rewards", "next_obs": "new_obs",
+                 "terminated": "terminateds"}
 
 
 def portable_policy(module, info: dict) -> ExpertPolicy:
-    """The actor MLP of our SAC RLModule as an ExpertPolicy (numpy weights)."""
+    """The actor MLP of our SAC module as an ExpertPolicy (numpy weights)."""
     linear = [layer for layer in module.actor if isinstance(layer, nn.Linear)]
     return ExpertPolicy(tuple(layer.weight.detach().cpu().numpy().copy() for layer in linear),
                         tuple(layer.bias.detach().cpu().numpy().copy() for layer in linear), info)
@@ -55,32 +71,117 @@ def _check_config(config: ExpertConfig, workdir: Path) -> None:
     os.replace(tmp, path)
 
 
+class RealEnv:
+    """`num_envs` copies of a Gymnasium env stepped together, every step written to the replay (actions in
+    [-1, 1]); an episode's last transition keeps its true final observation."""
+
+    def __init__(self, env_id: str, num_envs: int, seed: int):
+        try:
+            self.envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                                     vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+        except gym.error.Error as e:
+            raise OffSimError(f"cannot make env {env_id}: {e}") from None
+        space = self.envs.single_action_space
+        self.low, self.high = space.low, space.high
+        self.obs_dim, self.action_dim = self.envs.single_observation_space.shape[0], space.shape[0]
+        self.obs = self.envs.reset(seed=seed)[0].astype(np.float32)
+        self.running_return = np.zeros(num_envs)
+        self.returns: list[float] = []  # of the episodes ended since the last `take_returns`
+        self._rng = np.random.default_rng(seed)
+
+    def step(self, actions: np.ndarray, replay: FlatReplay) -> None:
+        """`actions` in [-1, 1], scaled to the env's box."""
+        scaled = self.low + (actions + 1.0) * 0.5 * (self.high - self.low)
+        obs, reward, terminated, truncated, info = self.envs.step(scaled)
+        obs = obs.astype(np.float32)
+        next_obs = obs.copy()
+        ended = terminated | truncated
+        for i in np.flatnonzero(ended):
+            next_obs[i] = info["final_obs"][i]
+        replay.add(self.obs, actions, reward, next_obs, terminated)
+        self.running_return += reward
+        self.returns += self.running_return[ended].tolist()
+        self.running_return[ended] = 0.0
+        self.obs = obs
+
+    def random_actions(self) -> np.ndarray:
+        return self._rng.uniform(-1.0, 1.0, (len(self.obs), self.action_dim)).astype(np.float32)
+
+    def take_returns(self) -> float:
+        returns, self.returns = self.returns, []
+        return float(np.mean(returns)) if returns else float("nan")
+
+
+def _sample_actions(learner: ActorCritic, obs: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        inputs = learner.module.actor(torch.as_tensor(obs, device=learner.config.device))
+        return SquashedGaussian.from_logits(inputs).sample().clamp(-1.0, 1.0).cpu().numpy()
+
+
+def _replay_batch(replay: FlatReplay, n: int, device: str) -> Batch:
+    rows = replay.sample(n)
+    return Batch(**{name: torch.as_tensor(rows[key], device=device) for name, key in BATCH_COLUMNS.items()})
+
+
+def _save(workdir: Path, iteration: int, learner: ActorCritic, replay: FlatReplay) -> None:
+    def write(folder: Path) -> None:
+        torch.save({"module": learner.module.state_dict(), "optimiser": learner.optimiser.state_dict(),
+                    "torch_rng": torch.get_rng_state()}, folder / "learner.pt")
+        replay.save(folder / "replay.npz")
+
+    save_checkpoint(workdir, CHECKPOINT, iteration, write)
+
+
+def _restore(workdir: Path, learner: ActorCritic, replay: FlatReplay) -> None:
+    state = torch.load(workdir / CHECKPOINT / "learner.pt", map_location=learner.config.device)
+    learner.module.load_state_dict(state["module"])
+    learner.optimiser.load_state_dict(state["optimiser"])
+    torch.set_rng_state(state["torch_rng"])
+    replay.load(workdir / CHECKPOINT / "replay.npz")
+
+
 def train_expert(config: ExpertConfig, workdir: str | os.PathLike, progress: bool = True) -> dict:
     """Trains (or resumes) an expert in `config.env`, then writes expert.npz, medium.npz and card.json.
     Returns the card."""
-    from offsim_ray.policy.algorithm import build_algorithm
-
-    workdir = Path(workdir).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
+    workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     _check_config(config, workdir)
-    ensure_ray()
-    policy_config = config.policy()
-    algo = build_algorithm(policy_config, None, config.env)
-    space = algo.get_module().action_space
-    info = {"env_id": config.env, "action_low": space.low.tolist(), "action_high": space.high.tolist()}
-
-    def evaluate_snapshot(iteration: int) -> dict:
-        steps = min(iteration * config.iteration_steps, config.env_steps)
-        snapshot = portable_policy(algo.get_module(), {**info, "env_steps": steps})
-        snapshot.save(workdir / "snapshots" / f"{steps}.npz")
-        returns = episode_returns(snapshot, config.eval_episodes, seed=config.seed + iteration)
-        return {"expert/env_steps": float(steps), "expert/eval_return": float(returns.mean())}
-
+    policy = config.policy()
+    torch.manual_seed(config.seed)
+    done = saved_iteration(workdir, CHECKPOINT)
+    env = RealEnv(config.env, config.num_envs, config.seed + done)  # a resumed run starts new episodes
+    learner = ActorCritic(policy, env.obs_dim, env.low, env.high)
+    replay = FlatReplay(min(config.learning_starts + config.env_steps, 1_000_000), env.obs_dim, env.action_dim,
+                        config.seed)
+    info = {"env_id": config.env, "action_low": env.low.tolist(), "action_high": env.high.tolist()}
     label = f"expert {config.env}"
-    row, _ = run_iterations(algo, policy_config, workdir, label, progress, after_iteration=evaluate_snapshot,
-                            keep_replay=True)
-    algo.stop()
-    return write_card(config, workdir, row["policy/seconds"], progress)
+    seconds = 0.0
+    if done:
+        _restore(workdir, learner, replay)
+        seconds = seconds_at(workdir, done)
+        if progress:
+            print(f"resuming {label} from iteration {done} ({workdir / CHECKPOINT})", file=sys.stderr)
+
+    with ProgressLog(workdir, label, config.iterations, progress) as log:
+        while replay.size < config.learning_starts:  # uniform-random warm-up (once: the replay is kept)
+            env.step(env.random_actions(), replay)
+        for iteration in range(done + 1, config.iterations + 1):
+            started = time.perf_counter()
+            steps = min(iteration * config.iteration_steps, config.env_steps)
+            for _ in range(-(-(steps - (iteration - 1) * config.iteration_steps) // config.num_envs)):
+                env.step(_sample_actions(learner, env.obs), replay)
+                for _ in range(config.num_envs):  # one gradient step per env step
+                    metrics = learner.sac_update(_replay_batch(replay, policy.batch_size, policy.device))
+            metrics = floats(metrics)
+            seconds += time.perf_counter() - started
+            snapshot = portable_policy(learner.module, {**info, "env_steps": steps})
+            snapshot.save(workdir / "snapshots" / f"{steps}.npz")
+            returns = episode_returns(snapshot, config.eval_episodes, seed=config.seed + iteration)
+            log.write({"iteration": iteration, "policy/updates": float(steps), "policy/env_steps": float(replay.added),
+                       "policy/episode_return_mean": env.take_returns(), "policy/seconds": seconds, **metrics,
+                       "expert/env_steps": float(steps), "expert/eval_return": float(returns.mean())})
+            _save(workdir, iteration, learner, replay)
+    return write_card(config, workdir, seconds_at(workdir, config.iterations) or seconds, progress)
 
 
 def command_of(config: ExpertConfig) -> str:
@@ -94,23 +195,34 @@ def command_of(config: ExpertConfig) -> str:
 
 
 def write_card(config: ExpertConfig, workdir: Path, seconds: float, progress: bool) -> dict:
-    """expert.npz = the final snapshot; medium.npz = the snapshot whose return (10 episodes) is nearest
-    0.4 × the expert's among those inside [1/3, 1/2] of it (nearest the range when none is inside)."""
+    """expert.npz = the best snapshot: of the five with the highest 5-episode evaluations, the one with the
+    highest return over 10 episodes. medium.npz = the snapshot whose 10-episode return is nearest 0.4 × the
+    expert's among those inside [1/3, 1/2] of it (nearest the range when none is inside); the five nearest
+    by their 5-episode evaluation are measured."""
     evaluated = {int(r["expert/env_steps"]): r["expert/eval_return"] for r in read_progress(workdir)
-                 if "expert/env_steps" in r}
-    expert = ExpertPolicy.load(workdir / "snapshots" / f"{max(evaluated)}.npz")
-    expert_returns = episode_returns(expert, FINAL_EPISODES, seed=10_000)
+                 if "expert/env_steps" in r and r["expert/env_steps"] <= config.env_steps}
+    measured: dict[int, np.ndarray] = {}
+
+    def measure(candidates: list[int]) -> None:
+        for steps in candidates:
+            if steps not in measured:
+                policy = ExpertPolicy.load(workdir / "snapshots" / f"{steps}.npz")
+                measured[steps] = episode_returns(policy, FINAL_EPISODES, seed=10_000)
+
+    best = sorted(evaluated, key=evaluated.get, reverse=True)[:FINAL_CANDIDATES]
+    measure(best)
+    expert_steps = max(best, key=lambda steps: measured[steps].mean())
+    expert_returns = measured[expert_steps]
     target, low, high = (f * expert_returns.mean() for f in (MEDIUM_TARGET, *MEDIUM_RANGE))
 
     def distance(ret: float) -> float:
         return max(low - ret, ret - high, 0.0) + 1e-3 * abs(ret - target)
 
-    # the five snapshots whose quick evaluation is nearest, re-evaluated with 10 episodes
-    candidates = sorted(evaluated, key=lambda steps: distance(evaluated[steps]))[:5]
-    measured = {steps: episode_returns(ExpertPolicy.load(workdir / "snapshots" / f"{steps}.npz"), FINAL_EPISODES,
-                                       seed=10_000) for steps in candidates}
-    medium_steps = min(measured, key=lambda steps: distance(measured[steps].mean()))
-    medium = ExpertPolicy.load(workdir / "snapshots" / f"{medium_steps}.npz")
+    nearest = sorted(evaluated, key=lambda steps: distance(evaluated[steps]))[:FINAL_CANDIDATES]
+    measure(nearest)
+    medium_steps = min(nearest, key=lambda steps: distance(measured[steps].mean()))
+    expert, medium = (ExpertPolicy.load(workdir / "snapshots" / f"{steps}.npz")
+                      for steps in (expert_steps, medium_steps))
     card = {
         "env_id": config.env,
         "command": command_of(config),
@@ -118,7 +230,7 @@ def write_card(config: ExpertConfig, workdir: Path, seconds: float, progress: bo
         "train_seconds": round(seconds, 1),
         "env_steps": max(evaluated),
         "warmup_steps": config.learning_starts,
-        "expert": {"env_steps": max(evaluated), "return_mean": float(expert_returns.mean()),
+        "expert": {"env_steps": expert_steps, "return_mean": float(expert_returns.mean()),
                    "return_std": float(expert_returns.std()), "episodes": FINAL_EPISODES},
         "medium": {"env_steps": medium_steps, "return_mean": float(measured[medium_steps].mean()),
                    "return_std": float(measured[medium_steps].std()), "episodes": FINAL_EPISODES,
@@ -131,7 +243,8 @@ def write_card(config: ExpertConfig, workdir: Path, seconds: float, progress: bo
     tmp.write_text(json.dumps(card, indent=2))
     os.replace(tmp, workdir / "card.json")
     if progress:
-        print(f"expert {config.env}: return {card['expert']['return_mean']:.1f} ± {card['expert']['return_std']:.1f}; "
+        print(f"expert {config.env} (after {expert_steps} steps): return {card['expert']['return_mean']:.1f} "
+              f"± {card['expert']['return_std']:.1f}; "
               f"medium (after {medium_steps} steps) {card['medium']['return_mean']:.1f} "
               f"= {card['medium']['fraction_of_expert']:.2f} of it", file=sys.stderr)
     return card

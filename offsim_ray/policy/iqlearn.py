@@ -44,7 +44,7 @@ def train(data: Transitions, config: PolicyConfig, low, high, workdir: Path, pro
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=config.device).manual_seed(config.seed)
     rows = DataRows(data, low, high, config.device)
-    actor_critic = ActorCritic(config, data, low, high, critics=1)
+    actor_critic = ActorCritic(config, data.obs_dim, low, high, critics=1, data=data)
     module = actor_critic.module
     started, row = time.perf_counter(), {}
     with ProgressLog(workdir, "iqlearn", config.iterations, progress, report) as log:

@@ -66,19 +66,22 @@ class ActorCritic:
     """The SAC module with one Adam over actor, critics and temperature (their own learning rates), and
     the λ·(−log π(a_E|s_E)) term of the learner when `config.regulariser` > 0."""
 
-    def __init__(self, config: PolicyConfig, data: Transitions, low, high, critics: int = 2):
+    def __init__(self, config: PolicyConfig, obs_dim: int, low, high, critics: int = 2,
+                 data: Transitions | None = None):
         self.config = config
-        self.module = build_module(config, data.obs_dim, low, high, critics).to(config.device)
+        self.module = build_module(config, obs_dim, low, high, critics).to(config.device)
         groups = [{"params": list(self.module.actor.parameters()), "lr": config.actor_lr},
                   {"params": list(self.module.critic.parameters()), "lr": config.critic_lr}]
         if config.learn_alpha:
             groups.append({"params": [self.module.log_alpha], "lr": config.actor_lr})
         self.optimiser = torch.optim.Adam(groups, fused=True)
-        self.expert = ExpertPairs(data, low, high, config.device, config.seed) if config.regulariser > 0 else None
+        self.expert = None
+        if config.regulariser > 0:  # the expert pairs of `data`
+            self.expert = ExpertPairs(data, low, high, config.device, config.seed)
 
-    def step(self, critic_loss: torch.Tensor, actor_obs: torch.Tensor) -> dict[str, float]:
+    def update(self, critic_loss: torch.Tensor, actor_obs: torch.Tensor) -> dict[str, torch.Tensor]:
         """One gradient step of `critic_loss` plus the SAC actor and temperature losses on `actor_obs`,
-        then the Polyak step of the target critics."""
+        then the Polyak step of the target critics; metrics stay tensors (no host sync per step)."""
         module = self.module
         actor_loss, alpha_loss, metrics = actor_objective(module, actor_obs, module.actor(actor_obs),
                                                           self.config.learn_alpha)
@@ -90,11 +93,21 @@ class ActorCritic:
         (critic_loss + actor_loss + alpha_loss + penalty).backward()
         self.optimiser.step()
         soft_update(module, self.config.tau)
-        return {"policy/critic_loss": critic_loss.item(), "policy/actor_loss": actor_loss.item(),
-                "policy/expert_penalty": penalty.item(), "policy/alpha": float(metrics["alpha"])}
+        return {"policy/critic_loss": critic_loss.detach(), "policy/actor_loss": actor_loss.detach(),
+                "policy/expert_penalty": penalty.detach(), "policy/alpha": metrics["alpha"]}
 
-    def sac_step(self, batch: Batch) -> dict[str, float]:
+    def step(self, critic_loss: torch.Tensor, actor_obs: torch.Tensor) -> dict[str, float]:
+        return floats(self.update(critic_loss, actor_obs))
+
+    def sac_update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """SAC on `batch`: the TD loss of the twin critics, the actor on the batch's states."""
         critic_loss, q = td_critic_loss(self.module, batch.obs, batch.actions, batch.rewards, batch.next_obs,
                                         batch.terminated, self.config.gamma)
-        return {**self.step(critic_loss, batch.obs), "policy/q_mean": q.mean().item()}
+        return {**self.update(critic_loss, batch.obs), "policy/q_mean": q.detach().mean()}
+
+    def sac_step(self, batch: Batch) -> dict[str, float]:
+        return floats(self.sac_update(batch))
+
+
+def floats(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {key: float(value) for key, value in metrics.items()}

@@ -7,6 +7,8 @@ steps long, so flat rows lose nothing: sampling is one fancy-index per column.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 
@@ -52,10 +54,11 @@ class FlatReplay:
         return sum(len(p[0]) for p in parts)
 
     def save(self, path) -> None:
-        """The filled rows and the write position (an expert run resumes with its replay)."""
+        """The filled rows, the write position and the sampling RNG (an expert run resumes with its replay)."""
         n = self.size
         np.savez(path, obs=self.obs[:n], actions=self.actions[:n], rewards=self.rewards[:n],
-                 next_obs=self.next_obs[:n], terminateds=self.terminateds[:n], added=self.added)
+                 next_obs=self.next_obs[:n], terminateds=self.terminateds[:n], added=self.added,
+                 rng=json.dumps(self._rng.bit_generator.state))
 
     def load(self, path) -> None:
         with np.load(path) as f:
@@ -63,6 +66,7 @@ class FlatReplay:
             for name in ("obs", "actions", "rewards", "next_obs", "terminateds"):
                 getattr(self, name)[:n] = f[name]
             self.size, self.added = n, int(f["added"])
+            self._rng.bit_generator.state = json.loads(str(f["rng"]))
 
     def sample(self, n: int) -> dict[str, np.ndarray]:
         index = self._rng.integers(0, self.size, n)

@@ -5,8 +5,8 @@ Work directory layout:
   algorithm/      the RLlib Algorithm checkpoint (learner, optimizers, module), every `checkpoint_every`
   progress.json   iterations done at that checkpoint
   progress.jsonl  one line of `policy/...` metrics per iteration (also TensorBoard events in tensorboard/)
-In the learned env the replay buffer is not checkpointed: a resumed run refills it with `learning_starts`
-random steps (seconds). An expert run keeps it (algorithm/replay.npz): real-env steps are the budget.
+The replay buffer is not checkpointed: a resumed run refills it with `learning_starts` random steps in the
+learned env (seconds).
 """
 
 from __future__ import annotations
@@ -95,15 +95,15 @@ class ProgressLog:
             print(f"{self.label} {row['iteration']}/{self.iterations}  {shown}", file=sys.stderr)
 
 
-def _save_checkpoint(algo, workdir: Path, iteration: int, keep_replay: bool) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=".algorithm.", dir=workdir))
+def save_checkpoint(workdir: Path, name: str, iteration: int, write) -> None:
+    """`write(folder)` fills a fresh folder that then replaces `workdir/name` by renames only, so a kill
+    at any moment leaves one whole checkpoint; progress.json records `iteration` after it."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=workdir))
     try:
-        algo.save_to_path(str(tmp))
-        if keep_replay:
-            algo.replay.save(tmp / "replay.npz")
-        target, previous = workdir / "algorithm", workdir / ".algorithm.previous"
+        write(tmp)
+        target, previous = workdir / name, workdir / f".{name}.previous"
         if target.exists():
-            os.replace(target, previous)  # renames only: a kill leaves one whole checkpoint in place
+            os.replace(target, previous)
         os.replace(tmp, target)
         shutil.rmtree(previous, ignore_errors=True)
         progress = workdir / ".progress.json"
@@ -113,20 +113,30 @@ def _save_checkpoint(algo, workdir: Path, iteration: int, keep_replay: bool) -> 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progress: bool = True, report=None,
-                   after_iteration=None, keep_replay: bool = False) -> tuple[dict, int]:
+def saved_iteration(workdir: Path, name: str) -> int:
+    """Iterations done at the checkpoint `workdir/name` (0 without one); one left between the two renames
+    of `save_checkpoint` by a kill is put back first."""
+    if not (workdir / name).exists() and (workdir / f".{name}.previous").exists():
+        os.replace(workdir / f".{name}.previous", workdir / name)
+    if (workdir / name).exists() and (workdir / "progress.json").exists():
+        return json.loads((workdir / "progress.json").read_text())["iteration"]
+    return 0
+
+
+def seconds_at(workdir: Path, iteration: int) -> float:
+    """Training seconds logged up to `iteration` (a resumed run goes on counting from there)."""
+    return next((r["policy/seconds"] for r in read_progress(workdir) if r["iteration"] == iteration), 0.0)
+
+
+def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progress: bool = True,
+                   report=None) -> tuple[dict, int]:
     """`config.iterations` training iterations of `algo`, resumed from the checkpoint in `workdir` if any;
-    returns (last metrics, iterations done before this call). `after_iteration(iteration)` may return more
-    metrics (an evaluation); `keep_replay` checkpoints the replay buffer too."""
-    done, seconds = 0, 0.0
-    if not (workdir / "algorithm").exists() and (workdir / ".algorithm.previous").exists():
-        os.replace(workdir / ".algorithm.previous", workdir / "algorithm")  # killed between the renames
-    if (workdir / "algorithm").exists() and (workdir / "progress.json").exists():
+    returns (last metrics, iterations done before this call)."""
+    done = saved_iteration(workdir, "algorithm")
+    seconds = 0.0
+    if done:
         algo.restore_from_path(str(workdir / "algorithm"))
-        if keep_replay:
-            algo.replay.load(workdir / "algorithm" / "replay.npz")
-        done = json.loads((workdir / "progress.json").read_text())["iteration"]
-        seconds = next((r["policy/seconds"] for r in read_progress(workdir) if r["iteration"] == done), 0.0)
+        seconds = seconds_at(workdir, done)
         if progress:
             print(f"resuming {label} from iteration {done} ({workdir / 'algorithm'})", file=sys.stderr)
     row = {}
@@ -136,11 +146,9 @@ def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progre
             result = algo.train()
             seconds += time.perf_counter() - started
             row = iteration_metrics(result, iteration, config, seconds)
-            if after_iteration is not None:
-                row.update(after_iteration(iteration))
             log.write(row)
             if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
-                _save_checkpoint(algo, workdir, iteration, keep_replay)
+                save_checkpoint(workdir, "algorithm", iteration, lambda folder: algo.save_to_path(str(folder)))
     if not row:  # every iteration was done before a restart
         row = read_progress(workdir)[-1]
     return row, done

@@ -75,7 +75,7 @@ def _actor_critic(data):
     from offsim_ray.policy.config import preset
     from offsim_ray.policy.offline import ActorCritic
 
-    return ActorCritic(preset("smoke", "mlirl"), data, [-1.0] * data.action_dim, [1.0] * data.action_dim)
+    return ActorCritic(preset("smoke", "mlirl"), data.obs_dim, [-1.0] * data.action_dim, [1.0] * data.action_dim)
 
 
 def test_rollout_stops_rows_the_task_terminates_and_measures_uncertainty(dynamics):
