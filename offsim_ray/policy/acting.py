@@ -24,7 +24,9 @@ from offsim_ray.errors import OffSimError, read_json
 
 class Policy:
     def __init__(self, module: RLModule, info: dict):
-        self.module = module
+        # real envs step one batch of observations at a time: a CPU's work, and a module trained on a GPU
+        # is saved as one any machine can load
+        self.module = module.to("cpu")
         self.info = info
         self._low = np.asarray(info["action_low"], np.float32)
         self._high = np.asarray(info["action_high"], np.float32)
@@ -38,7 +40,7 @@ class Policy:
         with torch.no_grad():
             out = self.module.forward_inference({Columns.OBS: torch.as_tensor(obs, dtype=torch.float32)})
             dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
-            action = np.clip(dist.to_deterministic().sample().cpu().numpy(), -1.0, 1.0)
+            action = np.clip(dist.to_deterministic().sample().numpy(), -1.0, 1.0)
         return self._low + (action + 1.0) * 0.5 * (self._high - self._low)
 
     def save(self, directory: str | os.PathLike) -> Path:
