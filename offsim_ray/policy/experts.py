@@ -41,6 +41,7 @@ MEDIUM_TARGET = 0.4
 FINAL_EPISODES = 10
 FINAL_CANDIDATES = 5            # snapshots measured again over FINAL_EPISODES when choosing expert and medium
 CHECKPOINT = "checkpoint"
+REPLAY_CAPACITY = 1_000_000     # transitions (Haarnoja et al. 2018); fixed, so a budget may shrink on resume
 # Batch fields <- the columns of FlatReplay.sample
 BATCH_COLUMNS = {"obs": "obs", "actions": "actions", "rewards": "rewards", "next_obs": "new_obs",
                  "terminated": "terminateds"}
@@ -151,8 +152,7 @@ def train_expert(config: ExpertConfig, workdir: str | os.PathLike, progress: boo
     done = saved_iteration(workdir, CHECKPOINT)
     env = RealEnv(config.env, config.num_envs, config.seed + done)  # a resumed run starts new episodes
     learner = ActorCritic(policy, env.obs_dim, env.low, env.high)
-    replay = FlatReplay(min(config.learning_starts + config.env_steps, 1_000_000), env.obs_dim, env.action_dim,
-                        config.seed)
+    replay = FlatReplay(REPLAY_CAPACITY, env.obs_dim, env.action_dim, config.seed)
     info = {"env_id": config.env, "action_low": env.low.tolist(), "action_high": env.high.tolist()}
     label = f"expert {config.env}"
     seconds = 0.0
@@ -181,7 +181,7 @@ def train_expert(config: ExpertConfig, workdir: str | os.PathLike, progress: boo
                        "policy/episode_return_mean": env.take_returns(), "policy/seconds": seconds, **metrics,
                        "expert/env_steps": float(steps), "expert/eval_return": float(returns.mean())})
             _save(workdir, iteration, learner, replay)
-    return write_card(config, workdir, seconds_at(workdir, config.iterations) or seconds, progress)
+    return write_card(config, workdir, seconds, progress)
 
 
 def command_of(config: ExpertConfig) -> str:

@@ -97,6 +97,13 @@ def test_expert_training_survives_a_kill_and_writes_expert_and_medium(tmp_path):
     assert json.loads((out / "card.json").read_text())["env_steps"] == 800
     assert not (out / ".checkpoint.previous").exists()
 
+    # a smaller budget trains no more: the card is written from the snapshots within it
+    shorter = run_cli("experts", "train", *TINY, "--out", str(out), "--steps", "400", timeout=400)
+    assert shorter.returncode == 0, shorter.stderr[-2000:]
+    card = json.loads((out / "card.json").read_text())
+    assert card["env_steps"] == 400 and card["expert"]["env_steps"] in (200, 400)
+    assert json.loads((out / "progress.json").read_text())["iteration"] == 4
+
     changed = run_cli("experts", "train", *TINY, "--out", str(out), "--hidden", "64")
     assert_one_line_error(changed, str(out), "hidden differ")
 
