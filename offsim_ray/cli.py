@@ -260,9 +260,10 @@ def experts_list(args: argparse.Namespace) -> None:
     print(f"{len(cards)} experts in {directory}" if args.dir else f"{len(cards)} shipped experts")
     for card in cards:
         expert, medium = card["expert"], card["medium"]
-        print(f"  {card['env_id']:<16} expert {expert['return_mean']:8.1f} ± {expert['return_std']:6.1f}  "
-              f"medium {medium['return_mean']:8.1f} ({medium['fraction_of_expert']:.2f} of it)  "
-              f"{card['env_steps']} steps, seed {card['config']['seed']}, {card['train_seconds'] / 3600:.1f} h")
+        print(f"  {card['env_id']:<16} expert {expert['return_mean']:8.1f} ± {expert['return_std']:6.1f} "
+              f"(after {expert['env_steps']})  medium {medium['return_mean']:8.1f} "
+              f"({medium['fraction_of_expert']:.2f} of it, after {medium['env_steps']})  "
+              f"trained {card['env_steps']} steps, seed {card['config']['seed']}, {card['train_seconds'] / 3600:.1f} h")
 
 
 def _plan(args: argparse.Namespace, spec_path: Path):
