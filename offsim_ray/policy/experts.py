@@ -116,7 +116,7 @@ class RealEnv:
 def _sample_actions(learner: ActorCritic, obs: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         inputs = learner.module.actor(torch.as_tensor(obs, device=learner.config.device))
-        return SquashedGaussian.from_logits(inputs).sample().clamp(-1.0, 1.0).cpu().numpy()
+        return SquashedGaussian.from_logits(inputs).sample().cpu().numpy()  # tanh: in [-1, 1]
 
 
 def _replay_batch(replay: FlatReplay, n: int, device: str) -> Batch:
