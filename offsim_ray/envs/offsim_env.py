@@ -77,6 +77,8 @@ class OffSimEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        if seed is not None:
+            self.action_space.seed(seed)  # RLlib's random warm-up actions come from it
         self._obs = self.dynamics.start_states(1, self.np_random)
         self._t = 0
         return self._obs[0].copy(), {}
@@ -108,7 +110,10 @@ class OffSimVectorEnv(gym.vector.VectorEnv):
         self._ended = np.zeros(num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
-        super().reset(seed=seed if not isinstance(seed, list) else seed[0])
+        seed = seed[0] if isinstance(seed, list) else seed
+        super().reset(seed=seed)
+        if seed is not None:
+            self.action_space.seed(seed)  # RLlib's random warm-up actions come from it
         self._obs = self.dynamics.start_states(self.num_envs, self.np_random)
         self._t[:] = 0
         self._ended[:] = False

@@ -43,6 +43,24 @@ def test_vector_env_truncates_and_autoresets_next_step(fitted):
     assert all(any(np.allclose(o, s) for s in data) for o in obs3[:4])
 
 
+def test_a_seeded_reset_repeats_the_random_actions_and_the_episode(fitted):
+    """RLlib's random warm-up actions are the env's action_space.sample()."""
+    makers = (lambda: gym.make("OffSim-v0", artifact=fitted[2]),
+              lambda: gym.make_vec("OffSim-v0", num_envs=4, vectorization_mode="vector_entry_point",
+                                   artifact=fitted[2]))
+    for make in makers:
+        runs = []
+        for _ in range(2):
+            env = make()
+            obs, _ = env.reset(seed=7)
+            actions = [env.action_space.sample() for _ in range(3)]
+            runs.append((obs, actions, [env.step(a)[0] for a in actions]))
+        (obs1, actions1, next1), (obs2, actions2, next2) = runs
+        assert np.array_equal(obs1, obs2)
+        assert all(np.array_equal(a, b) for a, b in zip(actions1 + next1, actions2 + next2))
+        assert not np.array_equal(actions1[0], actions1[1])
+
+
 def test_termination_function_is_applied(fitted):
     env = gym.make_vec("OffSim-v0", num_envs=256, vectorization_mode="vector_entry_point",
                        artifact=fitted[2], horizon=5, termination=True)

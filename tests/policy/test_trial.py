@@ -142,6 +142,18 @@ def test_interrupted_training_resumes_from_its_checkpoint(local_ray, trials, tmp
     assert json.loads((tmp_path / "progress.json").read_text()) == {"iteration": 4}
 
 
+@pytest.mark.parametrize("algo", RL_ALGOS)
+def test_a_trial_run_again_with_its_seed_learns_the_same_policy(trials, tmp_path, algo):
+    import dataclasses
+
+    from offsim_ray.trial import run_trial
+
+    config, metrics = trials[algo]
+    again = run_trial(dataclasses.replace(config, out=str(tmp_path / algo)), progress=False)
+    learned = {k: v for k, v in metrics.items() if k.startswith(("policy/", "eval/")) and k != "policy/seconds"}
+    assert len(learned) > 5 and {k: again[k] for k in learned} == learned
+
+
 def test_sac_temperature_stays_at_its_fixed_value_and_ddpg_reports_none(trials):
     config, metrics = trials["sac"]
     assert metrics["policy/alpha"] == pytest.approx(config.policy_config().initial_alpha)
