@@ -163,7 +163,6 @@ def rollout(args: argparse.Namespace) -> None:
                        artifact=args.artifact, horizon=args.horizon, variance=args.variance,
                        termination=args.termination)
     env.reset(seed=args.seed)
-    env.action_space.seed(args.seed)
     rewards, ended = 0.0, 0
     started = time.perf_counter()
     for _ in range(args.steps):
