@@ -1,12 +1,17 @@
-"""Learning quality: OffSim (+SAC), the Table 1 baselines (CLARE, ML-IRL, IQ-Learn) and BC, quick preset,
-several seeds, on the benchmark datasets; normalised score mean ± std side by side, and each method's
-ratio to the first one named (OffSim by default).
+"""Learning quality: methods side by side on the benchmark datasets, several seeds; normalised score
+mean ± std with the per-seed values, each method's ratio to the first one named, and the simulator's
+`sim/reward_rank` figures per dataset.
 
-Each trial is one `offsim-ray train` run in its own directory under --out (a rerun skips finished
-trials); --jobs trials run at once, each on one torch thread.
+A dataset is an expert id, or EXPERT+DIVERSE for a mix (OffSim+; BC trains on all its rows). A method is
+an algo (sac, bc, clare, mlirl, iqlearn, ddpg, ppo), or LABEL=ALGO:KEY=VALUE,... with trial-config
+overrides (`policy.expert_loss=nll`, `sim.margin=0`, `policy.iterations=200`). Each trial is one
+`offsim-ray train` run in its own directory under --out (a rerun skips finished trials); trials of one
+dataset and seed share their simulator fit (--out/simulators); --jobs trials run at once, each on one
+torch thread.
 
-    python bench/quality.py [--data-root ../shared/datasets] [--algos sac clare mlirl iqlearn bc]
-                            [--seeds 0 1 2] [--jobs 2] [--out bench-runs/quality]
+    python bench/quality.py [--data-root ../shared/datasets] [--datasets ID|EXPERT+DIVERSE ...]
+                            [--methods sac bc LABEL=ALGO:KEY=VALUE,...] [--seeds 0 1 2] [--jobs 2]
+                            [--preset quick] [--out bench-runs/quality]
 """
 
 from __future__ import annotations
@@ -21,51 +26,78 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 DATASETS = ("bench/hopper/expert-v0", "bench/hopper/medium-v0", "bench/halfcheetah/expert-v0")
+RANK_KEYS = ("sim/reward_rank", "sim/reward_rank_expert", "sim/reward_rank_noise01", "sim/reward_rank_noise03",
+             "sim/reward_rank_random")
 
 
-def run(args: argparse.Namespace, dataset: str, algo: str, seed: int) -> dict:
-    out = Path(args.out) / dataset.replace("/", "_") / f"{algo}-{seed}"
-    command = [sys.executable, "-m", "offsim_ray.cli", "train", "--expert", dataset, "--algo", algo,
-               "--preset", args.preset, "--seed", str(seed), "--out", str(out), "--data-root", args.data_root,
-               "--offline", "--no-progress"]
+def parse_method(text: str) -> tuple[str, str, dict]:
+    """LABEL=ALGO:KEY=VALUE,... -> (label, algo, trial-config overrides); a bare ALGO is its own label."""
+    label, _, rest = text.partition("=") if "=" in text.split(":")[0] else (text, "", text)
+    algo, _, settings = rest.partition(":")
+    overrides: dict = {}
+    for item in filter(None, settings.split(",")):
+        key, value = item.split("=", 1)
+        section, _, field = key.partition(".")
+        overrides.setdefault(section, {})[field] = yaml.safe_load(value)
+    return label, algo, overrides
+
+
+def run(args: argparse.Namespace, dataset: str, method: str, seed: int) -> dict:
+    label, algo, overrides = parse_method(method)
+    expert, _, diverse = dataset.partition("+")
+    out = Path(args.out) / dataset.replace("/", "_").replace("+", "__") / f"{label}-{seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    trial = {"expert": expert, "diverse": diverse or None, "algo": algo, "preset": args.preset, "seed": seed,
+             "out": str(out), "simulators": str(Path(args.out) / "simulators"), "data_root": args.data_root,
+             "offline": True, **overrides}
+    (out / "bench-trial.yaml").write_text(yaml.safe_dump(trial))
+    command = [sys.executable, "-m", "offsim_ray.cli", "train", str(out / "bench-trial.yaml"), "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "RAY_AUTH_MODE": "disabled"}
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        raise RuntimeError(f"{dataset} {algo} seed {seed} failed: {result.stderr[-2000:]}")
+        raise RuntimeError(f"{dataset} {label} seed {seed} failed: {result.stderr[-2000:]}")
     metrics = json.loads((out / "metrics.json").read_text())
-    print(f"{dataset:<28} {algo:<5} seed {seed}: score {metrics['eval/normalized_score']:7.1f}  "
+    print(f"{dataset:<50} {label:<14} seed {seed}: score {metrics['eval/normalized_score']:7.1f}  "
           f"return {metrics['eval/return_mean']:8.1f}  ({time.perf_counter() - started:.0f} s)", flush=True)
-    return {"dataset": dataset, "algo": algo, "seed": seed, **metrics}
+    return {"dataset": dataset, "method": label, "seed": seed, **metrics}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/datasets")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--algos", nargs="+", default=["sac", "bc"])
+    parser.add_argument("--methods", nargs="+", default=["sac", "bc"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="bench-runs/quality")
     args = parser.parse_args()
-    grid = [(d, a, s) for d in args.datasets for a in args.algos for s in args.seeds]
+    # the slowest first, so that two parallel jobs end together
+    grid = [(d, m, s) for s in args.seeds for d in args.datasets for m in args.methods]
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda job: run(args, *job), grid))
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(f"\nnormalised score, mean ± std over seeds {args.seeds} ({args.preset} preset); "
-          f"ratio of each mean to {args.algos[0]}'s")
-    print(f"{'dataset':<28} " + "  ".join(f"{a:>22}" for a in args.algos))
+    labels = [parse_method(m)[0] for m in args.methods]
+    print(f"\nnormalised score, mean ± std over seeds {args.seeds} ({args.preset} preset), per-seed values, "
+          f"and the ratio of each mean to {labels[0]}'s")
     for dataset in args.datasets:
-        scores = {a: [r["eval/normalized_score"] for r in rows if r["dataset"] == dataset and r["algo"] == a]
-                  for a in args.algos}
-        first = np.mean(scores[args.algos[0]])
-        cells = "  ".join(f"{np.mean(v):6.1f} ± {np.std(v):4.1f} ({np.mean(v) / first:5.2f})"
-                          for v in scores.values())
-        print(f"{dataset:<28} {cells}")
+        print(dataset)
+        scores = {m: [r["eval/normalized_score"] for r in rows if r["dataset"] == dataset and r["method"] == m]
+                  for m in labels}
+        first = np.mean(scores[labels[0]])
+        for label, values in scores.items():
+            seeds = " ".join(f"{v:6.1f}" for v in values)
+            print(f"  {label:<14} {np.mean(values):6.1f} ± {np.std(values):4.1f}  [{seeds}]  "
+                  f"({np.mean(values) / first:5.2f})")
+        ranks = [r for r in rows if r["dataset"] == dataset and "sim/reward_rank" in r and r["method"] == labels[0]]
+        if ranks:
+            print("  reward rank   " + "  ".join(f"{k.removeprefix('sim/reward_rank').lstrip('_') or 'rank'} "
+                                              f"{np.mean([r[k] for r in ranks]):.3f}" for k in RANK_KEYS))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,25 @@ class DeterministicAction(TorchDeterministic):
         return cls(loc=logits)
 
 
+class Standardise(nn.Module):
+    """(s − mean) / std with fixed statistics of the training data (TD3+BC's state normalisation); buffers,
+    so a saved module carries them and acts on raw observations wherever it runs."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.mean) / self.std
+
+
+def observation_stats(obs: np.ndarray) -> dict[str, list[float]]:
+    """The model-config entries of `Standardise`: the mean and std (+ 1e-3, as TD3+BC) of `obs`."""
+    obs = np.asarray(obs, np.float64)
+    return {"obs_mean": obs.mean(0).tolist(), "obs_std": (obs.std(0) + 1e-3).tolist()}
+
+
 def mlp(inputs: int, outputs: int, hiddens: list[int]) -> nn.Sequential:
     layers, width = [], inputs
     for hidden in hiddens:
@@ -59,30 +78,34 @@ def mlp(inputs: int, outputs: int, hiddens: list[int]) -> nn.Sequential:
 class CriticEnsemble(nn.Module):
     """E independent Q(s, a) MLPs as one batched op: (B, in) -> (E, B)."""
 
-    def __init__(self, inputs: int, hiddens: list[int], members: int):
+    def __init__(self, inputs: int, hiddens: list[int], members: int, standardise: Standardise):
         super().__init__()
         sizes = [inputs, *hiddens, 1]
+        self.standardise = standardise
         self.members = members
         self.layers = nn.ModuleList(EnsembleLinear(members, i, o) for i, o in zip(sizes[:-1], sizes[1:]))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([obs, action], -1).expand(self.members, -1, -1)
+        x = torch.cat([self.standardise(obs), action], -1).expand(self.members, -1, -1)
         for layer in self.layers[:-1]:
             x = torch.relu(layer(x))
         return self.layers[-1](x).squeeze(-1)
 
 
 class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
-    """model_config: hiddens, stochastic (SAC) or not (DDPG), critics E, exploration_noise (DDPG)."""
+    """model_config: hiddens, stochastic (SAC) or not (DDPG), critics E, exploration_noise (DDPG), and
+    obs_mean / obs_std that actor and critics standardise observations with (none: raw observations)."""
 
     def setup(self) -> None:
         cfg = self.model_config
         obs_dim, act_dim = self.observation_space.shape[0], self.action_space.shape[0]
         self.stochastic = cfg["stochastic"]
-        self.actor = mlp(obs_dim, act_dim * (2 if self.stochastic else 1), cfg["hiddens"])
+        mean, std = cfg.get("obs_mean") or [0.0] * obs_dim, cfg.get("obs_std") or [1.0] * obs_dim
+        self.actor = nn.Sequential(Standardise(mean, std), *mlp(obs_dim, act_dim * (2 if self.stochastic else 1),
+                                                                 cfg["hiddens"]))
         self.log_noise = float(torch.log(torch.tensor(max(cfg.get("exploration_noise", 0.1), 1e-6))))
         if not self.inference_only:
-            self.critic = CriticEnsemble(obs_dim + act_dim, cfg["hiddens"], cfg["critics"])
+            self.critic = CriticEnsemble(obs_dim + act_dim, cfg["hiddens"], cfg["critics"], Standardise(mean, std))
             self.make_target_networks()
             if self.stochastic:  # SAC's temperature, a module weight so checkpoints keep it
                 self.log_alpha = nn.Parameter(torch.full((1,), math.log(cfg["initial_alpha"])))
@@ -151,15 +174,18 @@ def td_critic_loss(module: ActorCriticModule, obs, actions, rewards, next_obs, t
     return sum(losses.critic_loss(q_e, target) for q_e in q), q
 
 
-def actor_objective(module: ActorCriticModule, obs: torch.Tensor, inputs: torch.Tensor,
-                    learn_alpha: bool) -> tuple[torch.Tensor, torch.Tensor | float, dict]:
-    """The actor's loss (SAC: E[α·log π(a|s) − min_e Q_e(s, a)], a ~ π; DDPG: −Q(s, μ(s))), the temperature's
-    loss (entropy target −dim(A)) and their metrics; `inputs` are the actor's outputs on `obs`."""
+def actor_objective(module: ActorCriticModule, obs: torch.Tensor, inputs: torch.Tensor, learn_alpha: bool,
+                    q_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | float, dict]:
+    """The actor's loss (SAC: E[α·log π(a|s) − min_e Q_e(s, a)], a ~ π; DDPG: −Q(s, μ(s))), scaled by
+    κ / mean|Q| when `q_weight` κ > 0; the temperature's loss (entropy target −dim(A)) and their metrics;
+    `inputs` are the action-distribution inputs on `obs` (DDPG: the action μ(s))."""
     if not module.stochastic:
-        return losses.deterministic_actor_loss(module.q_for_actor(obs, inputs)), 0.0, {}
+        q = module.q_for_actor(obs, inputs)
+        return losses.q_scale(q, q_weight) * losses.deterministic_actor_loss(q), 0.0, {}
     alpha = module.log_alpha.exp().detach()
     actions, logp = SquashedGaussian.from_logits(inputs).rsample_and_logp()
-    actor_loss = (alpha * logp - module.q_for_actor(obs, actions)).mean()
+    q = module.q_for_actor(obs, actions)
+    actor_loss = losses.q_scale(q, q_weight) * (alpha * logp - q).mean()
     entropy_target = -float(actions.shape[-1])
     alpha_loss = -(module.log_alpha * (logp.detach() + entropy_target)).mean() if learn_alpha else 0.0
     return actor_loss, alpha_loss, {"alpha": alpha[0], "logp": logp.mean()}
@@ -172,16 +198,17 @@ def soft_update(module: ActorCriticModule, tau: float) -> None:
         torch._foreach_lerp_(list(target.parameters()), list(main.parameters()), tau)
 
 
-def build_module(config, obs_dim: int, low, high, critics: int = 2,
-                 inference_only: bool = False) -> ActorCriticModule:
+def build_module(config, obs_dim: int, low, high, critics: int = 2, inference_only: bool = False,
+                 obs: np.ndarray | None = None) -> ActorCriticModule:
     """The SAC module of `config` (a PolicyConfig) outside an Algorithm: the squashed-Gaussian actor, with
-    `critics` critics unless `inference_only`."""
+    `critics` critics unless `inference_only`; standardising observations with the statistics of `obs`."""
     return RLModuleSpec(
         module_class=ActorCriticModule,
         observation_space=gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
         action_space=gym.spaces.Box(np.asarray(low, np.float32), np.asarray(high, np.float32)),
         model_config={"hiddens": config.hiddens, "stochastic": True, "critics": critics,
-                      "initial_alpha": config.initial_alpha},
+                      "initial_alpha": config.initial_alpha,
+                      **(observation_stats(obs) if config.normalise_obs and obs is not None else {})},
         inference_only=inference_only,
     ).build()
 
@@ -213,8 +240,8 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
         settings = self.config.learner_config_dict
         critic_loss, q = td_critic_loss(module, batch[Columns.OBS], batch[Columns.ACTIONS], batch[Columns.REWARDS],
                                         batch[Columns.NEXT_OBS], batch[Columns.TERMINATEDS], settings["gamma"])
-        actor_loss, alpha_loss, metrics = actor_objective(module, batch[Columns.OBS],
-                                                          fwd_out[Columns.ACTION_DIST_INPUTS], settings["learn_alpha"])
+        actor_loss, alpha_loss, metrics = actor_objective(module, batch[Columns.OBS], fwd_out[Columns.ACTION_DIST_INPUTS],
+                                                          settings["learn_alpha"], settings["q_weight"])
         penalty = self.expert_penalty(module)
         metrics.update(actor_loss=actor_loss, critic_loss=critic_loss, expert_penalty=penalty, q_mean=q.mean())
         self.metrics.log_dict(metrics, key=module_id, window=1)

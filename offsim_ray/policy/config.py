@@ -33,7 +33,10 @@ class PolicyConfig:
     tau: float = 0.005               # Polyak step of the target networks
     initial_alpha: float = 0.01      # SAC: initial temperature (r_φ is in (-1, 1): RLlib's 1.0 drowns it)
     learn_alpha: bool = False        # SAC: tune the temperature to an entropy of −dim(A) (off: see docs/policy.md)
-    regulariser: float = 1.0         # λ of eq. (9): weight of −log π(a_E|s_E) on the actor loss (measured: docs/policy.md)
+    regulariser: float = 1.0         # λ of eq. (9): weight of the expert term on the actor loss (measured: docs/policy.md)
+    expert_loss: str = "mse"         # eq. (9) and BC: "mse" ‖tanh μ(s) − a‖² in action space, or "nll" −log π(a|s)
+    q_weight: float = 2.5            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled
+    normalise_obs: bool = True       # actor and critics standardise observations with the training data's mean, std
     exploration_noise: float = 0.1   # DDPG: std of the Gaussian noise on actions in [-1, 1]
     ppo_rollout: int = 20            # PPO: env steps per env per iteration (4 learned-env episodes of 5)
     ppo_epochs: int = 10             # PPO: passes over each iteration's batch
@@ -62,7 +65,8 @@ class PolicyConfig:
             "updates_per_iteration": self.updates_per_iteration > 0, "num_envs": self.num_envs > 0,
             "updates_per_sample": self.updates_per_sample > 0, "learning_starts": self.learning_starts >= 0,
             "replay_capacity": self.replay_capacity >= self.batch_size, "tau": 0 < self.tau <= 1, "initial_alpha": self.initial_alpha > 0,
-            "regulariser": self.regulariser >= 0, "exploration_noise": self.exploration_noise >= 0,
+            "regulariser": self.regulariser >= 0, "expert_loss": self.expert_loss in ("mse", "nll"),
+            "q_weight": self.q_weight >= 0, "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
             "horizon": self.horizon > 0, "variance": self.variance in ("high", "low"),
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
@@ -71,7 +75,8 @@ class PolicyConfig:
             "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
         }
-        check_fields(self, checks, "policy config", {"algo": f"algo is one of {', '.join(ALGORITHMS)}"})
+        check_fields(self, checks, "policy config", {"algo": f"algo is one of {', '.join(ALGORITHMS)}",
+                                                     "expert_loss": "expert_loss is mse or nll"})
 
     @property
     def hiddens(self) -> list[int]:
@@ -99,15 +104,16 @@ PRESETS: dict[str, PolicyConfig] = {
 }
 
 
-# The baselines' own hyper-parameters for MuJoCo, from their authors (sources in each module's docstring);
-# network sizes and budgets stay the preset's, so every method trains under the same conditions.
+# The baselines' own hyper-parameters for MuJoCo, from their authors (sources in each module's docstring),
+# with their own unscaled SAC actor loss; network sizes, budgets and standardised observations stay the
+# preset's, so every method trains under the same conditions.
 ALGORITHM_DEFAULTS: dict[str, dict] = {
-    "clare": dict(initial_alpha=0.2, learn_alpha=True, regulariser=0.25, reward_lr=5e-5, real_ratio=0.0,
-                  uncertainty_threshold=0.5),
-    "mlirl": dict(initial_alpha=1.0, learn_alpha=True, regulariser=0.0, reward_lr=1e-4, real_ratio=0.05,
-                  penalty=5.9),
+    "clare": dict(initial_alpha=0.2, learn_alpha=True, regulariser=0.25, expert_loss="nll", q_weight=0.0,
+                  reward_lr=5e-5, real_ratio=0.0, uncertainty_threshold=0.5),
+    "mlirl": dict(initial_alpha=1.0, learn_alpha=True, regulariser=0.0, q_weight=0.0, reward_lr=1e-4,
+                  real_ratio=0.05, penalty=5.9),
     "iqlearn": dict(actor_lr=3e-5, critic_lr=3e-4, initial_alpha=0.01, learn_alpha=False, regulariser=0.0,
-                    chi2=0.5),
+                    q_weight=0.0, chi2=0.5),
 }
 
 
@@ -152,7 +158,8 @@ class ExpertConfig:
         """The SAC learner's settings: tuned temperature from 1.0, no expert regulariser."""
         return PolicyConfig(algo="sac", layers=3, hidden=self.hidden, gamma=self.gamma, actor_lr=self.lr,
                             critic_lr=self.lr, batch_size=self.batch_size, tau=self.tau, initial_alpha=1.0,
-                            learn_alpha=True, regulariser=0.0, seed=self.seed, device=self.device)
+                            learn_alpha=True, regulariser=0.0, q_weight=0.0, normalise_obs=False, seed=self.seed,
+                            device=self.device)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -33,7 +33,7 @@ class DDPG(FlatReplayTraining, Algorithm):
 
 def algorithm_config(settings: dict) -> DDPGConfig:
     model = {"hiddens": settings["hiddens"], "stochastic": False, "critics": 1,
-             "exploration_noise": settings["exploration_noise"]}
+             "exploration_noise": settings["exploration_noise"], **settings["obs_stats"]}
     return (
         DDPG.get_default_config()
         .training(gamma=settings["gamma"], train_batch_size_per_learner=settings["batch_size"])

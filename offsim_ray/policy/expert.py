@@ -1,4 +1,5 @@
-"""The expert (s, a) pairs of eq. (9), held by the learner as tensors, actions scaled to [-1, 1]."""
+"""The (s, a) pairs of eq. (9) (and of BC), held by the learner as tensors, actions scaled to [-1, 1], and the
+loss that pulls the actor towards them."""
 
 from __future__ import annotations
 
@@ -19,17 +20,22 @@ def normalise_actions(action: np.ndarray, low, high) -> np.ndarray:
     return np.clip(2.0 * (action - low) / (high - low) - 1.0, -ACTION_LIMIT, ACTION_LIMIT).astype(np.float32)
 
 
-def log_likelihood(module, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """log π(a|s) of a stochastic RLModule, with gradients (actions in [-1, 1])."""
+def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, weight: float) -> torch.Tensor:
+    """λ·(−log π(a|s)) (`kind` "nll") or λ·‖μ(s) − a‖² in action space ("mse", μ the deterministic action:
+    tanh of the squashed Gaussian's mean), with gradients; a deterministic actor has no likelihood: mse."""
     inputs = module._forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
-    return module.get_train_action_dist_cls().from_logits(inputs).logp(actions)
+    dist = module.get_train_action_dist_cls().from_logits(inputs)
+    if kind == "nll" and getattr(module, "stochastic", True):
+        return losses.expert_nll(dist.logp(actions), weight)
+    return losses.expert_mse(dist.to_deterministic().loc, actions, weight)
 
 
-class ExpertPairs:
+class StateActionPairs:
+    """The rows of `data`, sampled uniformly with replacement."""
+
     def __init__(self, data: Transitions, low, high, device: str, seed: int):
-        expert = data.of_source(EXPERT)
-        self.obs = torch.as_tensor(np.array(expert.obs), device=device)
-        self.actions = torch.as_tensor(normalise_actions(expert.action, low, high), device=device)
+        self.obs = torch.as_tensor(np.array(data.obs), device=device)
+        self.actions = torch.as_tensor(normalise_actions(data.action, low, high), device=device)
         self._generator = torch.Generator(device=device).manual_seed(seed)
 
     def __len__(self) -> int:
@@ -50,16 +56,15 @@ class ExpertRegularised:
         self.expert = None
         if settings["artifact"] is not None:
             simulator = Simulator.load(settings["artifact"])
-            self.expert = ExpertPairs(simulator.data, simulator.action_low, simulator.action_high,
-                                      str(self._device), settings["seed"])
+            self.expert = StateActionPairs(simulator.data.of_source(EXPERT), simulator.action_low,
+                                           simulator.action_high, str(self._device), settings["seed"])
         self.regulariser = settings["regulariser"]
+        self.expert_loss = settings["expert_loss"]
         self.expert_batch_size = settings["batch_size"]
 
     def expert_penalty(self, module) -> torch.Tensor:
-        """λ·(−log π(a_E|s_E)) on a batch of expert pairs (λ·‖μ(s_E) − a_E‖² for a deterministic actor)."""
+        """Eq. (9) on a batch of expert pairs (see `expert_loss`)."""
         if self.expert is None:
             return torch.zeros((), device=self._device)
         obs, actions = self.expert.sample(self.expert_batch_size)
-        if getattr(module, "stochastic", True):
-            return losses.expert_nll(log_likelihood(module, obs, actions), self.regulariser)
-        return losses.expert_mse(torch.tanh(module.actor(obs)), actions, self.regulariser)
+        return expert_loss(module, obs, actions, self.expert_loss, self.regulariser)

@@ -48,10 +48,16 @@ BATCH_COLUMNS = {"obs": "obs", "actions": "actions", "rewards": "rewards", "next
 
 
 def portable_policy(module, info: dict) -> ExpertPolicy:
-    """The actor MLP of our SAC module as an ExpertPolicy (numpy weights)."""
-    linear = [layer for layer in module.actor if isinstance(layer, nn.Linear)]
-    return ExpertPolicy(tuple(layer.weight.detach().cpu().numpy().copy() for layer in linear),
-                        tuple(layer.bias.detach().cpu().numpy().copy() for layer in linear), info)
+    """The actor MLP of our SAC module as an ExpertPolicy (numpy weights), its observation standardisation
+    folded into the first layer: W·(s − m)/σ + b = (W/σ)·s + (b − W·m/σ)."""
+    standardise, *layers = module.actor
+    linear = [layer for layer in layers if isinstance(layer, nn.Linear)]
+    weights = [layer.weight.detach().cpu().numpy().astype(np.float32) for layer in linear]
+    biases = [layer.bias.detach().cpu().numpy().astype(np.float32) for layer in linear]
+    mean, std = standardise.mean.cpu().numpy(), standardise.std.cpu().numpy()
+    biases[0] = biases[0] - weights[0] @ (mean / std)
+    weights[0] = weights[0] / std
+    return ExpertPolicy(tuple(weights), tuple(biases), info)
 
 
 def episode_returns(policy: ExpertPolicy, episodes: int, seed: int) -> np.ndarray:

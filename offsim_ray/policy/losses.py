@@ -14,8 +14,15 @@ def expert_nll(expert_logp: torch.Tensor, weight: float) -> torch.Tensor:
 
 
 def expert_mse(actor_actions: torch.Tensor, expert_actions: torch.Tensor, weight: float) -> torch.Tensor:
-    """Eq. (9) for a deterministic actor, which has no log-likelihood: λ·E‖μ(s_E) − a_E‖²."""
-    return weight * (actor_actions - expert_actions).pow(2).sum(-1).mean()
+    """Eq. (9) in action space: λ·‖μ(s_E) − a_E‖², the mean over rows and action dimensions (TD3+BC's
+    term); μ is the actor's deterministic action (SAC: tanh of the Gaussian's mean)."""
+    return weight * (actor_actions - expert_actions).pow(2).mean()
+
+
+def q_scale(q: torch.Tensor, weight: float) -> torch.Tensor | float:
+    """TD3+BC's λ = κ / mean|Q| (no gradient), which keeps the actor's Q term and eq. (9) in balance
+    whatever the scale of the reward; κ = 0 leaves the Q term unscaled."""
+    return weight / q.detach().abs().mean().clamp_min(1e-6) if weight > 0 else 1.0
 
 
 def td_target(rewards: torch.Tensor, terminateds: torch.Tensor, next_q: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -32,5 +39,3 @@ def deterministic_actor_loss(q_of_actor: torch.Tensor) -> torch.Tensor:
     return -q_of_actor.mean()
 
 
-def behaviour_cloning_loss(expert_logp: torch.Tensor) -> torch.Tensor:
-    return -expert_logp.mean()

@@ -11,10 +11,9 @@ import numpy as np
 import torch
 
 from offsim_ray.data.transitions import EXPERT, Transitions
-from offsim_ray.policy import losses
 from offsim_ray.policy.actor_critic import actor_objective, build_module, soft_update, td_critic_loss
 from offsim_ray.policy.config import PolicyConfig
-from offsim_ray.policy.expert import ExpertPairs, log_likelihood, normalise_actions
+from offsim_ray.policy.expert import StateActionPairs, expert_loss, normalise_actions
 
 
 @dataclass(frozen=True)
@@ -64,12 +63,14 @@ class DataRows:
 
 class ActorCritic:
     """The SAC module with one Adam over actor, critics and temperature (their own learning rates), and
-    the λ·(−log π(a_E|s_E)) term of the learner when `config.regulariser` > 0."""
+    the eq. (9) term of the learner when `config.regulariser` > 0; observations standardised with the
+    statistics of `data` (none: a real env, raw observations)."""
 
     def __init__(self, config: PolicyConfig, obs_dim: int, low, high, critics: int = 2,
                  data: Transitions | None = None):
         self.config = config
-        self.module = build_module(config, obs_dim, low, high, critics).to(config.device)
+        self.module = build_module(config, obs_dim, low, high, critics,
+                                   obs=None if data is None else data.obs).to(config.device)
         groups = [{"params": list(self.module.actor.parameters()), "lr": config.actor_lr},
                   {"params": list(self.module.critic.parameters()), "lr": config.critic_lr}]
         if config.learn_alpha:
@@ -77,18 +78,18 @@ class ActorCritic:
         self.optimiser = torch.optim.Adam(groups, fused=True)
         self.expert = None
         if config.regulariser > 0:  # the expert pairs of `data`
-            self.expert = ExpertPairs(data, low, high, config.device, config.seed)
+            self.expert = StateActionPairs(data.of_source(EXPERT), low, high, config.device, config.seed)
 
     def update(self, critic_loss: torch.Tensor, actor_obs: torch.Tensor) -> dict[str, torch.Tensor]:
         """One gradient step of `critic_loss` plus the SAC actor and temperature losses on `actor_obs`,
         then the Polyak step of the target critics; metrics stay tensors (no host sync per step)."""
         module = self.module
         actor_loss, alpha_loss, metrics = actor_objective(module, actor_obs, module.actor(actor_obs),
-                                                          self.config.learn_alpha)
+                                                          self.config.learn_alpha, self.config.q_weight)
         penalty = torch.zeros((), device=actor_obs.device)
         if self.expert is not None:
             obs, actions = self.expert.sample(self.config.batch_size)
-            penalty = losses.expert_nll(log_likelihood(module, obs, actions), self.config.regulariser)
+            penalty = expert_loss(module, obs, actions, self.config.expert_loss, self.config.regulariser)
         self.optimiser.zero_grad()
         (critic_loss + actor_loss + alpha_loss + penalty).backward()
         self.optimiser.step()

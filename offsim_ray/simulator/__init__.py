@@ -21,14 +21,21 @@ class MarginProposal:
     relative: float      # m / R
 
 
-def propose_margin(expert_only: Simulator, expert: Transitions, diverse: Transitions) -> MarginProposal:
-    """m = the gap E_E[r] - E_D[r] that the expert-only reward already puts between the datasets,
-    clipped to [0, 2R]: diverse data that looks expert-like to r gets a small margin, clearly worse
-    data a large one."""
+MAX_RELATIVE_MARGIN = 1.8  # the largest m of Table 2's grid, inside the paper's 0 < m < 2R
+
+
+def propose_margin(expert_only: Simulator, expert: Transitions, diverse: Transitions,
+                   seed: int = 0) -> MarginProposal:
+    """Where the diverse data sits between the two levels the expert-only reward knows (section 4.1:
+    "random data tend to receive transition-like rewards, medium-quality data rewards closer to those of
+    expert demonstrations"): p = (E_E[r] − E_D[r]) / (E_E[r] − E_T[r]), E_T over the model's transitions from
+    the expert's (s, a); m = 2R·p, clipped to [0, 1.8R]."""
     expert_only.check_matches(diverse)
     r_e, r_d = expert_only.reward_of(expert), expert_only.reward_of(diverse)
+    _, r_t = expert_only.step(expert.obs, expert.action, np.random.default_rng(seed))
     scale = float(max(np.abs(r_e).max(), np.abs(r_d).max(), 1e-6))
-    relative = float(np.clip((r_e.mean() - r_d.mean()) / scale, 0.0, 2.0))
+    position = (r_e.mean() - r_d.mean()) / max(float(r_e.mean() - r_t.mean()), 1e-6)
+    relative = float(np.clip(2.0 * position, 0.0, MAX_RELATIVE_MARGIN))
     return MarginProposal(scale, relative * scale, relative)
 
 

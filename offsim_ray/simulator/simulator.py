@@ -128,6 +128,31 @@ class Simulator:
                     report[f"reward/{split_name}_{source_name}"] = float(rewards[rows].mean())
         return report
 
+    @torch.no_grad()
+    def reward_rank(self, seed: int = 0) -> dict[str, float]:
+        """Does r_φ rank actions? Mean r_φ(s, s'), s' from T_θ as the learned env draws it, on held-out expert
+        states for the expert's actions, those plus N(0, 0.1²) and N(0, 0.3²) noise (in units of half the
+        action box, clipped to it) and uniform random actions; `sim/reward_rank` is the share of the six
+        pairs of these four that r orders best-first (1: it ranks them; 0.5: no better than chance)."""
+        rows = self.holdout & (self.data.source == EXPERT)
+        obs, action = self.data.obs[rows], self.data.action[rows]
+        if not len(obs):
+            return {}
+        rng = np.random.default_rng(seed)
+        low, high = np.asarray(self.action_low, np.float32), np.asarray(self.action_high, np.float32)
+        half = (high - low) / 2
+        candidates = {
+            "expert": action,
+            "noise01": np.clip(action + 0.1 * half * rng.standard_normal(action.shape), low, high),
+            "noise03": np.clip(action + 0.3 * half * rng.standard_normal(action.shape), low, high),
+            "random": rng.uniform(low, high, action.shape),
+        }
+        means = {name: float(self.step(obs, a.astype(np.float32), rng)[1].mean()) for name, a in candidates.items()}
+        ordered = list(means.values())
+        pairs = [(i, j) for i in range(len(ordered)) for j in range(i + 1, len(ordered))]
+        rank = sum(ordered[i] > ordered[j] for i, j in pairs) / len(pairs)
+        return {"sim/reward_rank": rank, **{f"sim/reward_rank_{name}": value for name, value in means.items()}}
+
     def save(self, out: str | os.PathLike, history: list[dict] = (), overwrite: bool = False) -> Path:
         """Write the artifact to a temporary sibling of `out`, then rename it into place."""
         out = Path(out)

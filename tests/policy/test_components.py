@@ -29,9 +29,9 @@ def test_expert_mse_and_td_target():
 
     actor = torch.tensor([[0.0, 0.0]], requires_grad=True)
     loss = expert_mse(actor, torch.tensor([[1.0, -1.0]]), weight=2.0)
-    assert loss.item() == pytest.approx(4.0)
+    assert loss.item() == pytest.approx(2.0)  # mean over rows and action dimensions, as TD3+BC
     loss.backward()
-    assert actor.grad.tolist() == [[-4.0, 4.0]]
+    assert actor.grad.tolist() == [[-2.0, 2.0]]
     target = td_target(torch.tensor([1.0, 1.0]), torch.tensor([0.0, 1.0]), torch.tensor([10.0, 10.0]), 0.9)
     assert target.tolist() == [10.0, 1.0] and not target.requires_grad
 

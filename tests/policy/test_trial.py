@@ -169,3 +169,39 @@ def test_a_trial_moved_to_another_device_is_the_same_trial(trials):
     config, metrics = trials["sac"]
     moved = dataclasses.replace(config, sim={"device": "cuda"}, policy={"device": "cuda"})
     assert run_trial(moved, progress=False) == metrics
+
+
+@pytest.mark.parametrize("algo", ("sac", "bc", "iqlearn"))
+def test_saved_policy_standardises_observations_with_the_training_data(trials, algo):
+    import torch
+
+    from offsim_ray.data import DatasetStore, training_transitions
+    from offsim_ray.policy.acting import Policy
+
+    config, _ = trials[algo]
+    policy = Policy.load(Path(config.out) / "policy")
+    data = training_transitions(config.expert, None, config.n, config.seed, DatasetStore(config.data_root),
+                                download=False)
+    standardise = policy.module.actor[0]
+    np.testing.assert_allclose(standardise.mean.numpy(), data.obs.mean(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(standardise.std.numpy(), data.obs.std(0) + 1e-3, rtol=1e-4)
+    obs = data.obs[:8]
+    before = policy.act(obs)
+    with torch.no_grad():
+        standardise.std.mul_(2.0)  # the buffers are what the actor reads
+    assert not np.allclose(policy.act(obs), before)
+
+
+def test_simulator_trials_report_how_the_reward_ranks_actions(trials):
+    _, metrics = trials["sac"]
+    assert 0.0 <= metrics["sim/reward_rank"] <= 1.0
+    for name in ("expert", "noise01", "noise03", "random"):
+        assert -1.0 < metrics[f"sim/reward_rank_{name}"] < 1.0
+
+
+def test_an_offsim_plus_trial_takes_the_proposed_margin_unless_one_is_named(trial_data, tmp_path):
+    proposed = smoke_config(trial_data, tmp_path, diverse="bench/hopper/random-v0").sim_config()
+    assert proposed.propose_margin
+    named = smoke_config(trial_data, tmp_path, diverse="bench/hopper/random-v0", sim={"margin": 0.0}).sim_config()
+    assert not named.propose_margin and named.margin_value == 0.0
+    assert not smoke_config(trial_data, tmp_path).sim_config().propose_margin

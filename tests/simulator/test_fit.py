@@ -117,7 +117,25 @@ def test_relative_margin_is_in_units_of_r():
 def test_proposed_margin_lies_in_zero_to_two_r(fitted, hopper_pair):
     proposal = propose_margin(fitted[0], *hopper_pair)
     assert 0 < proposal.reward_scale <= 1
-    assert 0 <= proposal.relative <= 2 and proposal.margin == pytest.approx(proposal.relative * proposal.reward_scale)
+    assert 0 <= proposal.relative <= 1.8 and proposal.margin == pytest.approx(proposal.relative * proposal.reward_scale)
+
+
+def test_proposed_margin_places_the_diverse_data_between_expert_and_model_transitions(fitted, hopper_pair):
+    import dataclasses
+
+    simulator, expert = fitted[0], hopper_pair[0]
+    assert propose_margin(simulator, expert, expert).relative == 0.0
+    model_next_obs, _ = simulator.step(expert.obs, expert.action, np.random.default_rng(0))
+    model_like = dataclasses.replace(expert, next_obs=model_next_obs.astype(np.float32))
+    assert propose_margin(simulator, expert, model_like, seed=0).relative == pytest.approx(1.8)
+
+
+def test_reward_rank_reports_the_mean_reward_of_each_kind_of_action(fitted):
+    rank = fitted[0].reward_rank(seed=0)
+    assert set(rank) == {"sim/reward_rank", "sim/reward_rank_expert", "sim/reward_rank_noise01",
+                         "sim/reward_rank_noise03", "sim/reward_rank_random"}
+    assert rank["sim/reward_rank"] in {i / 6 for i in range(7)}
+    assert rank == fitted[0].reward_rank(seed=0)
 
 
 def test_fit_configs_that_differ_only_in_device_are_the_same_fit():
