@@ -144,7 +144,8 @@ def fit_report(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for line in history_file.read_text().splitlines()] if history_file.exists() else []
     if rows:
         lines += [f"{k:<24} {v:.4f}" for k, v in rows[-1].items() if k.startswith("sim/")]
-    lines += [f"{k:<24} {v:.4f}" for k, v in {**simulator.reward_generalisation(), **simulator.reward_rank()}.items()]
+    lines += [f"{k:<24} {v:.4f}" for k, v in {**simulator.reward_generalisation(), **simulator.reward_rank(),
+                                                            **simulator.reward_rank(reward_on_mean=True)}.items()]
     if args.dataset:
         from offsim_ray.data import load_transitions
 

@@ -133,7 +133,7 @@ def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
             metrics = {k: v for k, v in (history[-1] if history else {}).items() if k.startswith("sim/")}
             metrics["sim/reused"] = 0.0
     return simulator, {**metrics, "sim/fit_seconds": simulator.fit_seconds, **simulator.reward_generalisation(),
-                       **simulator.reward_rank(sim_config.seed)}
+                       **simulator.reward_rank(sim_config.seed), **simulator.reward_rank(sim_config.seed, True)}
 
 
 def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tuple[SimConfig, dict]:

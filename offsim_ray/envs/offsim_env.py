@@ -1,8 +1,9 @@
 """The learned simulator as a Gymnasium env ("OffSim-v0") and a batched VectorEnv.
 
 Episodes start from states sampled from the data the simulator was fit on, step with T_θ, are
-rewarded r_φ(s, s'), and are truncated after `horizon` steps (paper: 5-step rollouts). The
-task's termination function is applied when `termination=True`.
+rewarded r_φ(s, s') (+ `reward_shift`; on the ensemble's mean s' with `reward_on_mean`), and are truncated
+after `horizon` steps (paper: 5-step rollouts). The task's termination function is applied when
+`termination=True`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def _load(path: str, mtime: float, device: str) -> Simulator:
 class LearnedDynamics:
     """What both envs share: the simulator, the start states, spaces and the per-batch step."""
 
-    def __init__(self, artifact: str | os.PathLike, horizon: int, variance: str, termination: bool, device: str):
+    def __init__(self, artifact: str | os.PathLike, horizon: int, variance: str, termination: bool, device: str,
+                 reward_on_mean: bool = False, reward_shift: float = 0.0):
         if horizon <= 0:
             raise OffSimError(f"horizon must be a positive number of steps, got {horizon}")
         if variance not in VARIANCES:
@@ -42,6 +44,7 @@ class LearnedDynamics:
         self.simulator = _load(str(path.resolve()), meta.stat().st_mtime if meta.exists() else 0.0, device)
         self.horizon = horizon
         self.high_variance = variance == "high"
+        self.reward_on_mean, self.reward_shift = reward_on_mean, reward_shift
         self.terminated_fn = termination_fn(self.simulator.env_id) if termination else None
         self.starts = self.simulator.data.obs
         dim = self.simulator.data.obs_dim
@@ -54,7 +57,8 @@ class LearnedDynamics:
 
     def step(self, obs: np.ndarray, action: np.ndarray, rng: np.random.Generator):
         action = np.clip(action, self.action_space.low, self.action_space.high)
-        next_obs, reward = self.simulator.step(obs, action, rng, self.high_variance)
+        next_obs, reward = self.simulator.step(obs, action, rng, self.high_variance, self.reward_on_mean)
+        reward = reward + self.reward_shift
         if self.terminated_fn is None:
             terminated = np.zeros(len(obs), dtype=bool)
         else:
@@ -68,8 +72,9 @@ class OffSimEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
-                 termination: bool = False, device: str = "cpu"):
-        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device)
+                 termination: bool = False, device: str = "cpu", reward_on_mean: bool = False,
+                 reward_shift: float = 0.0):
+        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift)
         self.observation_space = self.dynamics.observation_space
         self.action_space = self.dynamics.action_space
         self._obs = None
@@ -98,8 +103,9 @@ class OffSimVectorEnv(gym.vector.VectorEnv):
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
-                 termination: bool = False, device: str = "cpu"):
-        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device)
+                 termination: bool = False, device: str = "cpu", reward_on_mean: bool = False,
+                 reward_shift: float = 0.0):
+        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift)
         self.num_envs = num_envs
         self.single_observation_space = self.dynamics.observation_space
         self.single_action_space = self.dynamics.action_space

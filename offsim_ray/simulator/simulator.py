@@ -89,22 +89,25 @@ class Simulator:
 
     @torch.no_grad()
     def step(self, obs: np.ndarray, action: np.ndarray, rng: np.random.Generator,
-             high_variance: bool = True) -> tuple[np.ndarray, np.ndarray]:
+             high_variance: bool = True, reward_on_mean: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(B, obs_dim), (B, act_dim) -> next obs and reward r_φ(s, s').
 
         High variance (the default): a uniformly drawn member per row plus its Gaussian noise.
         Low variance (Table 3a ablation): the ensemble mean, no noise. Randomness comes from `rng`.
+        `reward_on_mean`: r_φ of the ensemble's mean s' rather than of the s' returned, so the reward
+        answers for the action and not for the draw of model noise.
         """
         device = self.config.device
         s = torch.tensor(obs, dtype=torch.float32, device=device)
         a = torch.tensor(action, dtype=torch.float32, device=device)
+        mean_s = self.transition.mean_next_obs(s, a) if reward_on_mean or not high_variance else None
         if high_variance:
             member = torch.as_tensor(rng.integers(0, self.transition.members, len(s)), device=device)
             noise = torch.as_tensor(rng.standard_normal(s.shape, dtype=np.float32), device=device)
             next_s, _ = self.transition.sample(s, a, noise, member)
         else:
-            next_s = self.transition.mean_next_obs(s, a)
-        return next_s.cpu().numpy(), self.reward(s, next_s).cpu().numpy()
+            next_s = mean_s
+        return next_s.cpu().numpy(), self.reward(s, mean_s if reward_on_mean else next_s).cpu().numpy()
 
     @torch.no_grad()
     def reward_of(self, data: Transitions) -> np.ndarray:
@@ -129,11 +132,12 @@ class Simulator:
         return report
 
     @torch.no_grad()
-    def reward_rank(self, seed: int = 0) -> dict[str, float]:
-        """Does r_φ rank actions? Mean r_φ(s, s'), s' from T_θ as the learned env draws it, on held-out expert
-        states for the expert's actions, those plus N(0, 0.1²) and N(0, 0.3²) noise (in units of half the
-        action box, clipped to it) and uniform random actions; `sim/reward_rank` is the share of the six
-        pairs of these four that r orders best-first (1: it ranks them; 0.5: no better than chance)."""
+    def reward_rank(self, seed: int = 0, reward_on_mean: bool = False) -> dict[str, float]:
+        """Does r_φ rank actions? Mean r_φ(s, s'), s' from T_θ as the learned env draws it (a sampled member
+        and its noise; `reward_on_mean`: the ensemble's mean s'), on held-out expert states for the expert's
+        actions, those plus N(0, 0.1²) and N(0, 0.3²) noise (in units of half the action box, clipped to it)
+        and uniform random actions; `sim/reward_rank` is the share of the six pairs of these four that r
+        orders best-first (1: it ranks them; 0.5: no better than chance). Keys end in `_on_mean` for the mean."""
         rows = self.holdout & (self.data.source == EXPERT)
         obs, action = self.data.obs[rows], self.data.action[rows]
         if not len(obs):
@@ -147,11 +151,14 @@ class Simulator:
             "noise03": np.clip(action + 0.3 * half * rng.standard_normal(action.shape), low, high),
             "random": rng.uniform(low, high, action.shape),
         }
-        means = {name: float(self.step(obs, a.astype(np.float32), rng)[1].mean()) for name, a in candidates.items()}
+        means = {name: float(self.step(obs, a.astype(np.float32), rng, reward_on_mean=reward_on_mean)[1].mean())
+                 for name, a in candidates.items()}
         ordered = list(means.values())
         pairs = [(i, j) for i in range(len(ordered)) for j in range(i + 1, len(ordered))]
         rank = sum(ordered[i] > ordered[j] for i, j in pairs) / len(pairs)
-        return {"sim/reward_rank": rank, **{f"sim/reward_rank_{name}": value for name, value in means.items()}}
+        suffix = "_on_mean" if reward_on_mean else ""
+        return {f"sim/reward_rank{suffix}": rank,
+                **{f"sim/reward_rank_{name}{suffix}": value for name, value in means.items()}}
 
     def save(self, out: str | os.PathLike, history: list[dict] = (), overwrite: bool = False) -> Path:
         """Write the artifact to a temporary sibling of `out`, then rename it into place."""

@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import offsim_ray  # noqa: F401  (registers OffSim-v0)
 from offsim_ray.data import termination_fn
+from offsim_ray.envs.offsim_env import OffSimVectorEnv
 from offsim_ray.errors import OffSimError
 
 
@@ -99,3 +100,25 @@ def test_bad_env_arguments(fitted, kwargs, message):
 def test_missing_artifact(tmp_path):
     with pytest.raises(OffSimError, match="is not a simulator artifact"):
         gym.make("OffSim-v0", artifact=tmp_path)
+
+
+def test_reward_can_be_shifted_and_taken_on_the_ensemble_mean(fitted):
+    import torch
+
+    simulator, _, artifact = fitted
+    obs, actions = simulator.data.obs[:32], simulator.data.action[:32]
+    plain = OffSimVectorEnv(32, artifact)
+    shifted = OffSimVectorEnv(32, artifact, reward_shift=1.0)
+    on_mean = OffSimVectorEnv(32, artifact, reward_on_mean=True)
+    results = []
+    for env in (plain, shifted, on_mean):
+        env.reset(seed=3)
+        env._obs = obs.copy()
+        results.append(env.step(actions))
+    np.testing.assert_allclose(results[1][1], results[0][1] + 1.0, atol=1e-6)
+    np.testing.assert_allclose(results[2][0], results[0][0])  # the same sampled next states
+    with torch.no_grad():
+        s = torch.as_tensor(np.array(obs))
+        expected = simulator.reward(s, simulator.transition.mean_next_obs(s, torch.as_tensor(np.array(actions)))).numpy()
+    np.testing.assert_allclose(results[2][1], expected, atol=1e-5)
+    assert not np.allclose(results[2][1], results[0][1])
