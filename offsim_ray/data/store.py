@@ -57,7 +57,7 @@ class DatasetStore:
     root: Path
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root).expanduser())
+        object.__setattr__(self, "root", Path(self.root).expanduser().absolute())  # Minari joins relative roots twice
 
     @classmethod
     def from_env(cls, data_root: str | os.PathLike | None = None) -> DatasetStore:

@@ -151,3 +151,10 @@ def test_store_under_a_file_is_refused(tmp_path):
     store = DatasetStore(blocker / "store")
     with pytest.raises(OffSimError, match=f"cannot write to the dataset store {blocker / 'store'}"):
         collect_dataset(store, "Hopper-v5", "random", 10, "local/hopper/x-v0", progress=False)
+
+
+def test_a_relative_data_root_is_made_absolute(tmp_path, monkeypatch):
+    from offsim_ray.data.store import DatasetStore
+
+    monkeypatch.chdir(tmp_path)
+    assert DatasetStore("store").root == tmp_path / "store"  # Minari would join a relative root twice
