@@ -1,51 +1,87 @@
-"""Fidelity of T_θ on real Hopper data: one-step held-out error, and the k-step (k = 1..5)
-open-loop error against the real Hopper-v5 env replayed with the dataset's actions from the same
-states. With --grid, the same figures for a grid of entropy weights α and NLL-anchor weights,
-side by side in one run (how the defaults were chosen).
+"""Fidelity of T_θ on real MuJoCo data: one-step held-out error, and the k-step (k = 1..5)
+open-loop error against the real v5 env (Hopper, Walker2d or HalfCheetah) replayed with the
+dataset's actions from the same states. By default it fits on one dataset; --grid fits a grid
+of entropy weights α and NLL-anchor weights side by side (how the defaults were chosen);
+--artifacts measures already fitted simulators (artifact dirs, or folders of them) on windows
+from their own data, held-out rows first. Windows with a clipped velocity are skipped.
 
     python bench/fidelity.py [--data-root ../shared/datasets] [--preset quick] [--grid]
+    python bench/fidelity.py --artifacts DIR [DIR ...] [--windows 500]
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from offsim_ray.data import DatasetStore, open_dataset
+from offsim_ray.data import DatasetStore, Transitions, open_dataset
 from offsim_ray.data.datasets import read_episodes
 import common
-from offsim_ray.simulator import fit_simulator, preset
+from offsim_ray.simulator import Simulator, fit_simulator, preset
 
 K = 5
+Windows = tuple[np.ndarray, np.ndarray, np.ndarray]  # starts (n, obs), actions (n, K, act), real (n, K, obs)
+VELOCITY_CLIP = {"Hopper-v5": 10.0, "Walker2d-v5": 10.0}  # in their observations; HalfCheetah does not clip
 
 
-def replay_windows(dataset_id: str, store: DatasetStore, count: int, seed: int):
-    """`count` windows (s_t, a_t..a_{t+K-1}) from the dataset and the real env's s_{t+1..t+K}
-    after restoring s_t into Hopper-v5 (x position 0: the dynamics do not depend on it)."""
-    episodes = [e for e in read_episodes(open_dataset(dataset_id, store)) if len(e.actions) > K]
-    rng = np.random.default_rng(seed)
-    env = gym.make("Hopper-v5").unwrapped
+def real_windows(env_id: str, starts: list[np.ndarray], actions: list[np.ndarray], seed: int) -> Windows:
+    """The real env's s_{t+1..t+K} after restoring each s_t (x position 0: the dynamics do not
+    depend on it; the observation is qpos[1:] then qvel) and stepping its K actions."""
+    env = gym.make(env_id).unwrapped
     env.reset(seed=seed)
-    starts, actions, real = [], [], []
-    for _ in range(count):
-        e = episodes[rng.integers(len(episodes))]
-        t = int(rng.integers(len(e.actions) - K))
-        s, a = e.observations[t], e.actions[t : t + K]
-        nq = env.model.nq
+    nq = env.model.nq
+    real = []
+    for s, a in zip(starts, actions):
         env.set_state(np.concatenate([[0.0], s[: nq - 1]]), s[nq - 1 :])
         real.append([env.step(a_i)[0] for a_i in a])
-        starts.append(s)
-        actions.append(a)
     return (np.array(starts, np.float32), np.array(actions, np.float32), np.array(real, np.float32))
 
 
+def replay_windows(dataset_id: str, env_id: str, store: DatasetStore, count: int, seed: int) -> Windows:
+    """`count` windows (s_t, a_t..a_{t+K-1}) from the dataset's episodes, replayed in the env."""
+    episodes = read_episodes(open_dataset(dataset_id, store))
+    obs = np.concatenate([e.observations[:-1] for e in episodes])
+    next_obs = np.concatenate([e.observations[1:] for e in episodes])
+    return sampled_windows(env_id, obs, next_obs, np.concatenate([e.actions for e in episodes]), count, seed)
+
+
+def sampled_windows(env_id: str, obs: np.ndarray, next_obs: np.ndarray, action: np.ndarray, count: int,
+                    seed: int, prefer: np.ndarray | None = None) -> Windows:
+    """Up to `count` random windows starting at rows i whose next K-1 rows continue the same episode
+    (next_obs[j] == obs[j+1]) and whose K+1 states can be restored exactly: none has a velocity
+    (obs[nq-1:]) at Hopper's or Walker2d's observation clip (±10). From the `prefer` rows if enough."""
+    velocity = gym.make(env_id).unwrapped.model.nq - 1
+    clip = VELOCITY_CLIP.get(env_id, np.inf) - 1e-6
+    restorable = (np.abs(np.concatenate([obs[:, velocity:], next_obs[:, velocity:]], 1)) < clip).all(axis=1)
+    linked = np.isclose(next_obs[:-1], obs[1:]).all(axis=1)
+    runs = lambda ok, n: np.lib.stride_tricks.sliding_window_view(ok, n).all(axis=1)
+    candidates = np.flatnonzero(runs(restorable, K) & runs(linked, K - 1))
+    if prefer is not None and prefer[candidates].sum() >= count:
+        candidates = candidates[prefer[candidates]]
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(candidates, size=min(count, len(candidates)), replace=False))
+    return real_windows(env_id, list(obs[rows]), list(action[rows[:, None] + np.arange(K)]), seed)
+
+
+def artifact_windows(simulator: Simulator, count: int, seed: int) -> Windows:
+    """Up to `count` windows from the artifact's own rows: held-out starts if there are enough."""
+    d = simulator.data
+    return sampled_windows(simulator.env_id, d.obs, d.next_obs, d.action, count, seed, simulator.holdout)
+
+
+def data_std(data: Transitions) -> np.ndarray:
+    return data.obs.std(axis=0) + 1e-6
+
+
 @torch.no_grad()
-def open_loop_error(simulator, starts, actions, real, obs_std) -> list[float]:
+def open_loop_error(simulator: Simulator, windows: Windows, obs_std: np.ndarray) -> list[float]:
     """Normalised RMSE (per dimension / data std) of the ensemble-mean rollout at k = 1..K."""
+    starts, actions, real = windows
     s = torch.as_tensor(starts)
     errors = []
     for k in range(K):
@@ -54,31 +90,67 @@ def open_loop_error(simulator, starts, actions, real, obs_std) -> list[float]:
     return errors
 
 
-def main() -> None:
-    parser = common.parser(__doc__)
-    parser.add_argument("--preset", default="quick")
-    parser.add_argument("--windows", type=int, default=500)
-    parser.add_argument("--grid", action="store_true", help="α x NLL-anchor grid, side by side")
-    args = parser.parse_args()
+def table_header(leading: list[str], last: str) -> str:
+    """Markdown header: the `leading` columns, the k-step error columns, then `last`."""
+    names = leading + [f"{k}-step" for k in range(1, K + 1)] + [last]
+    return "| " + " | ".join(names) + " |\n|" + "---|" * len(names)
+
+
+def step_cells(errors: list[float]) -> str:
+    return " | ".join(f"{e:.3f}" for e in errors)
+
+
+def artifact_dirs(paths: list[str]) -> list[Path]:
+    """Each path that is an artifact (holds meta.json), else the artifacts directly inside it."""
+    dirs = []
+    for path in map(Path, paths):
+        dirs += [path] if (path / "meta.json").is_file() else sorted(p.parent for p in path.glob("*/meta.json"))
+    return dirs
+
+
+def measure_artifacts(paths: list[str], count: int) -> None:
+    print(f"artifacts, up to {count} replay windows each, torch {torch.__version__}")
+    print(table_header(["artifact", "env", "datasets", "rows", "windows"], "mean"))
+    for path in artifact_dirs(paths):
+        simulator = Simulator.load(path)
+        windows = artifact_windows(simulator, count, seed=1)
+        errors = open_loop_error(simulator, windows, data_std(simulator.data))
+        data = simulator.data
+        print(f"| {path.name} | {simulator.env_id} | {data.name} | {len(data)} | {len(windows[0])} | "
+              + step_cells(errors) + f" | {np.mean(errors):.3f} |", flush=True)
+
+
+def measure_fits(args) -> None:
     store, data = common.transitions(args)
-    starts, actions, real = replay_windows(args.dataset, store, args.windows, seed=1)
-    obs_std = data.obs.std(axis=0) + 1e-6
+    windows = replay_windows(args.dataset, data.env_id, store, args.windows, seed=1)
     base = preset(args.preset)
     grid = [(base.alpha, base.nll_weight)]
     if args.grid:
         grid = list(itertools.product((0.0, 0.01, 0.1), (0.0, 1.0)))
     print(f"{data.name}, preset {args.preset}, {args.windows} replay windows, torch {torch.__version__}")
-    print("| α | NLL anchor | holdout NLL | holdout MSE | reward gap | " + " | ".join(f"{k}-step" for k in range(1, K + 1)) + " | fit s |")
-    print("|---|---|---|---|---|" + "---|" * K + "---|")
+    print(table_header(["α", "NLL anchor", "holdout NLL", "holdout MSE", "reward gap"], "fit s"))
     for alpha, nll_weight in grid:
         started = time.perf_counter()
         simulator, history = fit_simulator(data, base.with_(alpha=alpha, nll_weight=nll_weight), progress=False)
         seconds = time.perf_counter() - started
         last = history[-1]
-        errors = open_loop_error(simulator, starts, actions, real, obs_std)
+        errors = open_loop_error(simulator, windows, data_std(data))
         print(f"| {alpha} | {nll_weight} | {last['sim/holdout_nll']:.2f} | {last['sim/holdout_mse']:.4f} | "
-              f"{last['sim/reward_gap']:.3f} | " + " | ".join(f"{e:.3f}" for e in errors) + f" | {seconds:.0f} |",
-              flush=True)
+              f"{last['sim/reward_gap']:.3f} | " + step_cells(errors) + f" | {seconds:.0f} |", flush=True)
+
+
+def main() -> None:
+    parser = common.parser(__doc__)
+    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--windows", type=int, default=500)
+    parser.add_argument("--grid", action="store_true", help="α x NLL-anchor grid, side by side")
+    parser.add_argument("--artifacts", nargs="+", metavar="DIR",
+                        help="measure these fitted simulator artifacts (or folders of them) instead of fitting")
+    args = parser.parse_args()
+    if args.artifacts:
+        measure_artifacts(args.artifacts, args.windows)
+    else:
+        measure_fits(args)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ class PolicyConfig:
     initial_alpha: float = 0.01      # SAC: initial temperature (r_φ is in (-1, 1): RLlib's 1.0 drowns it)
     learn_alpha: bool = False        # SAC: tune the temperature to an entropy of −dim(A) (off: see docs/policy.md)
     regulariser: float = 1.0         # λ of eq. (9): weight of the expert term on the actor loss (measured: docs/policy.md)
-    expert_loss: str = "mse"         # eq. (9) and BC: "mse" ‖tanh μ(s) − a‖² in action space, or "nll" −log π(a|s)
+    expert_loss: str = "nll"         # eq. (9) and BC: "nll" −log π(a|s), or "mse" ‖tanh μ(s) − a‖² in action space
     q_weight: float = 2.5            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled
     normalise_obs: bool = True       # actor and critics standardise observations with the training data's mean, std
     exploration_noise: float = 0.1   # DDPG: std of the Gaussian noise on actions in [-1, 1]
@@ -44,6 +44,8 @@ class PolicyConfig:
     horizon: int = 5                 # learned-env steps before truncation (paper: 5-step rollouts)
     variance: str = "high"           # learned env: "high" (sampled member + noise) or "low" (ensemble mean)
     termination: bool = False        # learned env: apply the task's healthy-state termination function (r < 0 mostly: ending early pays)
+    reward_on_mean: bool = False     # learned env: r_φ(s, s') on the ensemble's mean s', not the sampled one
+    reward_shift: float = 0.0        # learned env: added to every reward (with termination, > 1 makes staying alive pay)
     reward_lr: float = 1e-4          # clare, mlirl: Adam learning rate of the reward r(s, a)
     reward_updates: int = 1          # clare, mlirl: reward steps per iteration, after its policy updates
     reward_batch: int = 5000         # clare, mlirl: samples of each kind per reward step
