@@ -44,7 +44,7 @@ class PolicyConfig:
     horizon: int = 5                 # learned-env steps before truncation (paper: 5-step rollouts)
     variance: str = "high"           # learned env: "high" (sampled member + noise) or "low" (ensemble mean)
     termination: bool = False        # learned env: apply the task's healthy-state termination function (r < 0 mostly: ending early pays)
-    reward_on_mean: bool = False     # learned env: r_φ(s, s') on the ensemble's mean s', not the sampled one
+    reward_on_mean: bool = True      # learned env: r_φ(s, s') on the ensemble's mean s' (False: on the sampled s', measured)
     reward_shift: float = 0.0        # learned env: added to every reward (with termination, > 1 makes staying alive pay)
     reward_lr: float = 1e-4          # clare, mlirl: Adam learning rate of the reward r(s, a)
     reward_updates: int = 1          # clare, mlirl: reward steps per iteration, after its policy updates
