@@ -34,7 +34,7 @@ class LearnedDynamics:
     """What both envs share: the simulator, the start states, spaces and the per-batch step."""
 
     def __init__(self, artifact: str | os.PathLike, horizon: int, variance: str, termination: bool, device: str,
-                 reward_on_mean: bool = False, reward_shift: float = 0.0):
+                 reward_on_mean: bool = True, reward_shift: float = 0.0):
         if horizon <= 0:
             raise OffSimError(f"horizon must be a positive number of steps, got {horizon}")
         if variance not in VARIANCES:
@@ -72,7 +72,7 @@ class OffSimEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
-                 termination: bool = False, device: str = "cpu", reward_on_mean: bool = False,
+                 termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
                  reward_shift: float = 0.0):
         self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift)
         self.observation_space = self.dynamics.observation_space
@@ -103,7 +103,7 @@ class OffSimVectorEnv(gym.vector.VectorEnv):
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
-                 termination: bool = False, device: str = "cpu", reward_on_mean: bool = False,
+                 termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
                  reward_shift: float = 0.0):
         self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift)
         self.num_envs = num_envs

@@ -107,9 +107,9 @@ def test_reward_can_be_shifted_and_taken_on_the_ensemble_mean(fitted):
 
     simulator, _, artifact = fitted
     obs, actions = simulator.data.obs[:32], simulator.data.action[:32]
-    plain = OffSimVectorEnv(32, artifact)
-    shifted = OffSimVectorEnv(32, artifact, reward_shift=1.0)
-    on_mean = OffSimVectorEnv(32, artifact, reward_on_mean=True)
+    plain = OffSimVectorEnv(32, artifact, reward_on_mean=False)
+    shifted = OffSimVectorEnv(32, artifact, reward_on_mean=False, reward_shift=1.0)
+    on_mean = OffSimVectorEnv(32, artifact)
     results = []
     for env in (plain, shifted, on_mean):
         env.reset(seed=3)
