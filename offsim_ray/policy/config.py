@@ -110,6 +110,8 @@ PRESETS: dict[str, PolicyConfig] = {
 # with their own unscaled SAC actor loss; network sizes, budgets and standardised observations stay the
 # preset's, so every method trains under the same conditions.
 ALGORITHM_DEFAULTS: dict[str, dict] = {
+    # BC: the squared error of tanh μ(s) was the robust one over seeds (docs/benchmarks.md)
+    "bc": dict(expert_loss="mse"),
     "clare": dict(initial_alpha=0.2, learn_alpha=True, regulariser=0.25, expert_loss="nll", q_weight=0.0,
                   reward_lr=5e-5, real_ratio=0.0, uncertainty_threshold=0.5),
     "mlirl": dict(initial_alpha=1.0, learn_alpha=True, regulariser=0.0, q_weight=0.0, reward_lr=1e-4,
