@@ -56,12 +56,14 @@ class TrialConfig:
         self.policy_config()
 
     def sim_config(self) -> SimConfig:
-        """The preset's fit config with `sim` on top; an OffSim+ trial that names no margin takes the one
-        an expert-only fit proposes (section 4.1; `margin: 0` is the explicit m = 0)."""
-        values = {**sim_preset(self.preset).to_dict(), "seed": self.seed, **self.sim}
-        if self.diverse and not {"margin", "propose_margin"} & set(self.sim):
-            values["propose_margin"] = True
-        return SimConfig.from_dict(values)
+        base = sim_preset(self.preset)
+        return SimConfig.from_dict({**base.to_dict(), "seed": self.seed, **self.sim})
+
+    @property
+    def proposes_margin(self) -> bool:
+        """An OffSim+ trial that names no margin takes the one an expert-only fit proposes (section 4.1);
+        `sim: {margin: 0}` is the explicit m = 0."""
+        return bool(self.diverse) and "margin" not in self.sim
 
     def policy_config(self) -> PolicyConfig:
         base = policy_preset(self.preset, self.algo)
@@ -139,7 +141,7 @@ def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
 def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tuple[SimConfig, dict]:
     """The fit config, with R measured when the margin is relative and R is not given: R = max|r| of
     an expert-only OffSim reward (paper section 4.1) over the trial's expert and diverse rows; also the
-    margin that reward proposes, which becomes m with `propose_margin`. The expert-only fit is the OffSim
+    margin that reward proposes, which becomes m when the trial `proposes_margin`. The expert-only fit is the OffSim
     trial's own on that expert data."""
     from offsim_ray.data import training_transitions
     from offsim_ray.data.transitions import DIVERSE, EXPERT
@@ -147,16 +149,16 @@ def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tup
 
     sim_config = config.sim_config()
     measured = sim_config.margin_relative and sim_config.margin > 0 and "reward_scale" not in config.sim
-    if not (config.diverse and (measured or sim_config.propose_margin)):
+    if not (config.diverse and (measured or config.proposes_margin)):
         return sim_config, {}
     expert = training_transitions(config.expert, None, config.n, sim_config.seed, store,
                                   download=not config.offline)
-    reference_config = sim_config.with_(margin=0.0, margin_relative=False, propose_margin=False)
+    reference_config = sim_config.with_(margin=0.0, margin_relative=False)
     reference, _ = simulator_for(expert, reference_config,
                                  config.artifact_dir(expert, reference_config, "reference-simulator"), progress)
     proposal = propose_margin(reference, data.of_source(EXPERT), data.of_source(DIVERSE), sim_config.seed)
     measured_config = sim_config.with_(reward_scale=proposal.reward_scale)
-    if sim_config.propose_margin:
+    if config.proposes_margin:
         measured_config = measured_config.with_(margin=proposal.relative, margin_relative=True)
     return measured_config, {"sim/reward_scale": proposal.reward_scale, "sim/proposed_margin": proposal.relative}
 

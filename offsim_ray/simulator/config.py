@@ -24,7 +24,6 @@ class SimConfig:
     margin: float = 0.0            # margin m of eq. (5), absolute, or in units of R if margin_relative
     margin_relative: bool = False  # read `margin` as a multiple of R = max|r| of an expert-only reward
     reward_scale: float = 1.0      # R, used when margin_relative (see propose_margin)
-    propose_margin: bool = False   # OffSim+ trial: m and R come from an expert-only OffSim fit (section 4.1)
     hinge_on: str = "data"         # expectations of the hinge over the "data" (eq. 5) or "model" rollouts (eq. 8)
     holdout_fraction: float = 0.1  # share of transitions held out for fidelity and generalisation figures
     eval_every: int = 500          # iterations between logged metrics

@@ -200,8 +200,7 @@ def test_simulator_trials_report_how_the_reward_ranks_actions(trials):
 
 
 def test_an_offsim_plus_trial_takes_the_proposed_margin_unless_one_is_named(trial_data, tmp_path):
-    proposed = smoke_config(trial_data, tmp_path, diverse="bench/hopper/random-v0").sim_config()
-    assert proposed.propose_margin
-    named = smoke_config(trial_data, tmp_path, diverse="bench/hopper/random-v0", sim={"margin": 0.0}).sim_config()
-    assert not named.propose_margin and named.margin_value == 0.0
-    assert not smoke_config(trial_data, tmp_path).sim_config().propose_margin
+    assert smoke_config(trial_data, tmp_path, diverse="bench/hopper/random-v0").proposes_margin
+    named = smoke_config(trial_data, tmp_path, diverse="bench/hopper/random-v0", sim={"margin": 0.0})
+    assert not named.proposes_margin and named.sim_config().margin_value == 0.0
+    assert not smoke_config(trial_data, tmp_path).proposes_margin
