@@ -102,6 +102,14 @@ class TransitionEnsemble(nn.Module):
         inverse = torch.argsort(order)
         return self.to_next_obs(obs, delta[inverse]), logstd[inverse]
 
+    def sample_and_mean(self, obs: torch.Tensor, action: torch.Tensor, noise: torch.Tensor,
+                        member: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`sample`'s s' and the ensemble's mean s' from one forward of every member on every row."""
+        mean, logstd = self(obs, action)
+        rows = torch.arange(len(obs), device=obs.device)
+        delta = mean[member, rows] + torch.exp(logstd[member, rows]) * noise
+        return self.to_next_obs(obs, delta), self.to_next_obs(obs, mean.mean(0))
+
     def mean_next_obs(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """The low-variance transition: the ensemble's mean prediction, no noise."""
         mean, _ = self(obs, action)

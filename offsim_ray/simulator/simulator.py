@@ -100,13 +100,15 @@ class Simulator:
         device = self.config.device
         s = torch.tensor(obs, dtype=torch.float32, device=device)
         a = torch.tensor(action, dtype=torch.float32, device=device)
-        mean_s = self.transition.mean_next_obs(s, a) if reward_on_mean or not high_variance else None
-        if high_variance:
+        if not high_variance:
+            next_s = mean_s = self.transition.mean_next_obs(s, a)
+        else:
             member = torch.as_tensor(rng.integers(0, self.transition.members, len(s)), device=device)
             noise = torch.as_tensor(rng.standard_normal(s.shape, dtype=np.float32), device=device)
-            next_s, _ = self.transition.sample(s, a, noise, member)
-        else:
-            next_s = mean_s
+            if reward_on_mean:  # every member runs on every row anyway: one forward gives both
+                next_s, mean_s = self.transition.sample_and_mean(s, a, noise, member)
+            else:
+                next_s, _ = self.transition.sample(s, a, noise, member)
         return next_s.cpu().numpy(), self.reward(s, mean_s if reward_on_mean else next_s).cpu().numpy()
 
     @torch.no_grad()
