@@ -66,6 +66,17 @@ def run(args: argparse.Namespace, dataset: str, method: str, seed: int) -> dict:
     return {"dataset": dataset, "method": label, "seed": seed, **metrics}
 
 
+def save(path: Path, rows: list[dict]) -> None:
+    """Merge rows into the results file, a later row replacing an earlier one of the same trial."""
+    key = lambda row: (row["dataset"], row["method"], row["seed"])  # noqa: E731
+    earlier = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    merged = {key(row): row for row in earlier + rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(row) + "\n" for row in merged.values()))
+    tmp.replace(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/datasets")
@@ -80,8 +91,7 @@ def main() -> None:
     grid = [(d, m, s) for s in args.seeds for d in args.datasets for m in args.methods]
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda job: run(args, *job), grid))
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    save(Path(args.out) / "results.jsonl", rows)
     labels = [parse_method(m)[0] for m in args.methods]
     print(f"\nnormalised score, mean ± std over seeds {args.seeds} ({args.preset} preset), per-seed values, "
           f"and the ratio of each mean to {labels[0]}'s")
