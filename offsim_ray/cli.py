@@ -7,12 +7,12 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from offsim_ray.errors import OffSimError
+from offsim_ray.errors import OffSimError, check_device
+from offsim_ray.files import temp_file
 from offsim_ray.policy.config import ALGORITHMS
 
 
@@ -26,6 +26,15 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("offsim-ray")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _store(args: argparse.Namespace):
@@ -93,16 +102,23 @@ def _training_data(args: argparse.Namespace):
 
 
 def data_export(args: argparse.Namespace) -> None:
-    data = _training_data(args)
     out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
+    data = _training_data(args)
+    tmp = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".npz", delete=False) as f:
+        fd, tmp = temp_file(out.parent, f".{out.name}.", ".npz")
+        with os.fdopen(fd, "wb") as f:
             np.savez(f, obs=data.obs, action=data.action, next_obs=data.next_obs,
                      terminated=data.terminated, truncated=data.truncated, source=data.source)
-        os.replace(f.name, out)
+        os.replace(tmp, out)
     except OSError as e:
         raise OffSimError(f"cannot write {out}: {e.strerror or e}") from None
+    finally:
+        if tmp and os.path.exists(tmp):
+            os.remove(tmp)
     print(f"wrote {len(data)} transitions of {data.name} ({data.env_id}) -> {out}")
 
 
@@ -112,6 +128,15 @@ def fit(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
+    stale = out.with_name(f".{out.name}.replaced")
+    if stale.exists():
+        raise OffSimError(f"{stale} is left from an interrupted replacement of {out}; remove it, then fit again")
+    if args.device:
+        check_device(args.device, "--device")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OffSimError(f"cannot create {out.parent}: {e.strerror or e}") from None
     overrides = {k: v for k, v in vars(args).items()
                  if k in ("alpha", "beta", "nll_weight", "margin", "reward_scale", "hinge_on", "device",
                           "steps", "warmup_steps") and v is not None}
@@ -141,7 +166,12 @@ def fit_report(args: argparse.Namespace) -> None:
         f"margin {config.margin_value:.4g}  hinge_on {config.hinge_on}  steps {config.warmup_steps}+{config.steps}",
     ]
     history_file = Path(args.artifact) / "metrics.jsonl"
-    rows = [json.loads(line) for line in history_file.read_text().splitlines()] if history_file.exists() else []
+    rows = []
+    for number, line in enumerate(history_file.read_text().splitlines() if history_file.exists() else [], 1):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            raise OffSimError(f"{history_file}: line {number} is not JSON") from None
     if rows:
         lines += [f"{k:<24} {v:.4f}" for k, v in rows[-1].items() if k.startswith("sim/")]
     lines += [f"{k:<24} {v:.4f}" for k, v in {**simulator.reward_generalisation(), **simulator.reward_rank(),
@@ -176,7 +206,8 @@ def rollout(args: argparse.Namespace) -> None:
           f"{ended} episodes ended, mean reward {rewards / n:.4f}")
 
 
-TRIAL_FLAGS = ("expert", "diverse", "algo", "preset", "seed", "n", "out", "artifact", "data_root", "offline")
+TRIAL_FLAGS = ("expert", "diverse", "algo", "preset", "seed", "n", "out", "artifact", "data_root", "offline",
+               "drop_nonfinite")
 
 
 def _trial_config(args: argparse.Namespace):
@@ -216,7 +247,7 @@ def train(args: argparse.Namespace) -> None:
 
     config = _trial_config(args)
     _quiet_ray()
-    metrics = run_trial(config, progress=not args.no_progress)
+    metrics = run_trial(config, progress=not args.no_progress, overwrite=args.overwrite)
     _print_metrics(metrics)
     print(f"wrote {Path(config.out) / 'metrics.json'}")
 
@@ -246,6 +277,11 @@ def experts_train(args: argparse.Namespace) -> None:
                  seed=args.seed, device=args.device)
     values = {k: v for k, v in flags.items() if v is not None}
     config = ExpertConfig(**values)
+    check_device(config.device, "--device")
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OffSimError(f"cannot create {args.out}: {e.strerror or e}") from None
     _quiet_ray()
     card = train_expert(config, args.out, progress=not args.no_progress)
     print(f"wrote {Path(args.out) / 'expert.npz'} (return {card['expert']['return_mean']:.1f}) and "
@@ -332,6 +368,7 @@ def tables(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="offsim-ray", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     common = argparse.ArgumentParser(add_help=False)
@@ -379,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = data_commands.add_parser("export", parents=[training_data], help="write N (s, a, s') tuples to an .npz file")
     p.add_argument("--out", required=True, help="output .npz path")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.set_defaults(func=data_export)
 
     p = commands.add_parser("fit", parents=[training_data], help="fit an OffSim (or, with --diverse, OffSim+) simulator")
@@ -423,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=_positive_int, help="transitions to fit on (default 20000)")
     p.add_argument("--out", help="trial directory: simulator, checkpoints, policy, metrics.json")
     p.add_argument("--artifact", help="simulator artifact to reuse or write (default OUT/simulator)")
+    p.add_argument("--drop-nonfinite", action="store_true", help="drop rows with NaN or inf instead of refusing")
+    p.add_argument("--overwrite", action="store_true", help="start the trial afresh, removing what OUT holds")
     p.add_argument("--no-progress", action="store_true", help="no per-iteration lines")
     p.set_defaults(func=train)
 

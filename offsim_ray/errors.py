@@ -15,6 +15,34 @@ def known_fields(cls, d: dict, what: str) -> dict:
     return d
 
 
+def _is(value, kind) -> bool:
+    """Whether `value` is of the annotated `kind` (int for float is fine, bool for a number is not)."""
+    import types
+    import typing
+
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return any(_is(value, k) for k in typing.get_args(kind))
+    if kind is type(None):
+        return value is None
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, typing.get_origin(kind) or kind)
+
+
+def check_types(config, what: str) -> None:
+    """An error naming every field of the dataclass `config` whose value is not of its annotated type."""
+    import typing
+    from dataclasses import fields
+
+    hints = typing.get_type_hints(type(config))
+    bad = [f"{f.name}={getattr(config, f.name)!r} (not {getattr(hints[f.name], '__name__', hints[f.name])})"
+           for f in fields(config) if not _is(getattr(config, f.name), hints[f.name])]
+    if bad:
+        raise OffSimError(f"invalid {what}: " + ", ".join(bad))
+
+
 def check_fields(config, checks: dict[str, bool], what: str, hints: dict[str, str] | None = None) -> None:
     """An error naming every field of `config` whose check failed, with its value (and a hint if given)."""
     bad = [name for name, ok in checks.items() if not ok]
@@ -34,3 +62,18 @@ def read_json(path, missing: str, what: str) -> dict:
         raise OffSimError(missing) from None
     except (OSError, ValueError) as e:
         raise OffSimError(f"{what}: cannot read {path.name}: {e}") from None
+
+
+def check_device(name: str, what: str = "device") -> None:
+    """An error unless `name` is a torch device this machine has."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise OffSimError(f"{what} {name!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise OffSimError(f"{what} {name!r}: this machine has {torch.cuda.device_count()} CUDA GPUs visible to "
+                          "torch; choose cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise OffSimError(f"{what} {name!r}: only cpu and cuda devices are supported")

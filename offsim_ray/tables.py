@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from offsim_ray.errors import OffSimError
+from offsim_ray.files import temp_file
 
 ENV_LABELS = {"hopper": "Hopper", "walker2d": "Walker2d", "halfcheetah": "Half-Cheetah"}
 ALGO_LABELS = {"sac": "SAC", "ddpg": "DDPG", "ppo": "PPO"}
@@ -241,7 +241,7 @@ def status_line(trials: pd.DataFrame) -> str:
 
 def _write(path: Path, write) -> None:
     """Writes through a temporary file in the same folder, then renames: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = temp_file(path.parent, f".{path.name}.")
     os.close(fd)
     try:
         write(tmp)

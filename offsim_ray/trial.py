@@ -26,11 +26,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from offsim_ray.data.store import exclusive
-from offsim_ray.errors import OffSimError, known_fields
+from offsim_ray.errors import OffSimError, check_device, check_fields, check_types, known_fields, read_json
 from offsim_ray.policy.config import BASELINES, MODEL_BASED, PolicyConfig
 from offsim_ray.policy.config import preset as policy_preset
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.config import preset as sim_preset
+
+
+PATH_FIELDS = ("out", "artifact", "simulators", "data_root")
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
 
 
 @dataclass(frozen=True)
@@ -48,10 +55,14 @@ class TrialConfig:
     simulators: str | None = None                 # shared folder of artifacts keyed by data fingerprint + fit config
     data_root: str | None = None                  # Minari store (default $MINARI_DATASETS_PATH or ~/.minari/datasets)
     offline: bool = False                         # never try the Minari remote
+    drop_nonfinite: bool = False                  # drop data rows with NaN or inf instead of refusing the data
 
     def __post_init__(self) -> None:
-        if self.n <= 0:
-            raise OffSimError(f"invalid trial config: n must be positive, got {self.n}")
+        check_types(self, "trial config")
+        check_fields(self, {"n": self.n > 0}, "trial config", {"n": "must be positive"})
+        for name in PATH_FIELDS:  # one trial however its paths are spelled (relative, trailing slash, ~)
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _absolute(getattr(self, name)))
         self.sim_config()
         self.policy_config()
 
@@ -83,7 +94,10 @@ class TrialConfig:
         return Path(self.out) / role
 
     def resolved(self) -> dict:
-        return {**asdict(self), "sim": self.sim_config().to_dict(), "policy": self.policy_config().to_dict()}
+        resolved = {**asdict(self), "sim": self.sim_config().to_dict(), "policy": self.policy_config().to_dict()}
+        if not self.drop_nonfinite:  # the keys of trials that keep every row stay as they were
+            del resolved["drop_nonfinite"]
+        return resolved
 
     @classmethod
     def from_dict(cls, d: dict) -> TrialConfig:
@@ -100,17 +114,25 @@ def _write_json(path: Path, value: dict) -> None:
     os.replace(tmp, path)
 
 
-def _placeless(resolved: dict) -> dict:
-    """A resolved trial config without the torch devices: a trial retried on another node is the same trial."""
-    return {**resolved, **{stage: {k: v for k, v in resolved[stage].items() if k != "device"}
-                           for stage in ("sim", "policy")}}
+def _identity(resolved: dict) -> dict:
+    """What makes a trial the same trial: its resolved config without the folder it lives in, with absolute
+    paths, and without the torch devices (a trial retried on another node is the same trial)."""
+    paths = {k: _absolute(resolved[k]) for k in PATH_FIELDS if resolved.get(k) is not None and k != "out"}
+    return {**{k: v for k, v in resolved.items() if k != "out"}, **paths,
+            **{stage: {k: v for k, v in resolved[stage].items() if k != "device"} for stage in ("sim", "policy")}}
 
 
 def _check_same_trial(out: Path, resolved: dict) -> None:
     saved = out / "trial.json"
-    if saved.exists() and _placeless(json.loads(saved.read_text())) != _placeless(resolved):
+    if not saved.exists():
+        return
+    recorded = read_json(saved, "", f"trial {out}")
+    if not isinstance(recorded, dict) or not all(isinstance(recorded.get(k), dict) for k in ("sim", "policy")):
+        raise OffSimError(f"trial {out}: {saved.name} is not a trial config; pass --overwrite to start the "
+                          "trial afresh")
+    if _identity(recorded) != _identity(resolved):
         raise OffSimError(f"{out} holds a trial with another config (see {saved}); choose another output "
-                          "directory or remove it")
+                          "directory, or pass --overwrite to start the trial afresh")
 
 
 def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
@@ -152,7 +174,7 @@ def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tup
     if not (config.diverse and (measured or config.proposes_margin)):
         return sim_config, {}
     expert = training_transitions(config.expert, None, config.n, sim_config.seed, store,
-                                  download=not config.offline)
+                                  drop_nonfinite=config.drop_nonfinite, download=not config.offline)
     reference_config = sim_config.with_(margin=0.0, margin_relative=False)
     reference, _ = simulator_for(expert, reference_config,
                                  config.artifact_dir(expert, reference_config, "reference-simulator"), progress)
@@ -183,10 +205,15 @@ def run_baseline(config: TrialConfig, data, low, high, workdir: Path, progress: 
     return module, metrics
 
 
-def run_trial(config: TrialConfig, progress: bool = True, report=None) -> dict:
-    """Runs (or resumes, or reads back) the trial; `report(row)` gets each policy iteration's metrics."""
+def run_trial(config: TrialConfig, progress: bool = True, report=None, overwrite: bool = False) -> dict:
+    """Runs (or resumes, or reads back) the trial; `report(row)` gets each policy iteration's metrics;
+    `overwrite` first removes what the trial folder holds, starting the trial afresh."""
     out = Path(config.out)
     with exclusive(out / ".lock"):
+        if overwrite:
+            for entry in out.iterdir():
+                if entry.name != ".lock":
+                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         return _run_trial(config, out, progress, report)
 
 
@@ -199,14 +226,16 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     resolved = config.resolved()
     _check_same_trial(out, resolved)
     if (out / "metrics.json").exists():
-        return json.loads((out / "metrics.json").read_text())
-    _write_json(out / "trial.json", resolved)
+        return read_json(out / "metrics.json", "", f"trial {out}")
     started = time.perf_counter()
     policy_config = config.policy_config()
+    check_device(config.sim_config().device, "sim.device")
+    check_device(policy_config.device, "policy.device")
     store = DatasetStore.from_env(config.data_root)
     data = training_transitions(config.expert, config.diverse, config.n, config.sim_config().seed, store,
-                                download=not config.offline)
+                                drop_nonfinite=config.drop_nonfinite, download=not config.offline)
     reference = dataset_reference(config.expert, store, download=not config.offline)
+    _write_json(out / "trial.json", resolved)  # once the data is known good: a refused trial leaves nothing
     low, high = action_bounds(data)
     metrics: dict = {}
     if policy_config.algo == "bc":

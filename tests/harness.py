@@ -43,3 +43,19 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def make_nonfinite_dataset(store: DatasetStore, dataset_id: str) -> None:
+    """A 400-step random Hopper dataset of which 4 transitions hold NaN or inf."""
+    import h5py
+    import numpy as np
+
+    from offsim_ray.data import collect_dataset
+
+    collect_dataset(store, "Hopper-v5", "random", 400, dataset_id, seed=0, progress=False)
+    with h5py.File(store.data_dir(dataset_id) / "main_data.hdf5", "a") as f:
+        obs = f["episode_0/observations"]
+        values = obs[...]
+        values[2, 3] = np.nan  # row 1's next_obs and row 2's obs
+        values[4, 0] = np.inf  # rows 3 and 4
+        obs[...] = values

@@ -90,3 +90,26 @@ def test_usage_errors_are_one_line(tmp_path):
     assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--policy", "genius", "--dataset-id",
                                   "a/b-v0", data_root=tmp_path), "unknown policy 'genius'")
     assert_one_line_error(run_cli("data", "frobnicate"), "invalid choice")
+
+
+def test_export_keeps_a_file_it_did_not_make(store, tmp_path):
+    out = tmp_path / "mine.npz"
+    out.write_bytes(b"someone's results")
+    result = run_cli("data", "export", "--expert", "hopper-random", "--n", "100", "--out", str(out),
+                     data_root=store.root)
+    assert_one_line_error(result, f"{out} already exists; pass --overwrite")
+    assert out.read_bytes() == b"someone's results"
+    replaced = run_cli("data", "export", "--expert", "hopper-random", "--n", "100", "--out", str(out),
+                       "--overwrite", data_root=store.root)
+    assert replaced.returncode == 0, replaced.stderr
+    assert np.load(out)["obs"].shape == (100, 11)
+
+
+def test_version_and_an_unwritable_expert_run(tmp_path):
+    from importlib.metadata import version
+
+    shown = run_cli("--version")
+    assert shown.returncode == 0 and shown.stdout.strip() == f"offsim-ray {version('offsim-ray')}"
+    (tmp_path / "file").write_text("")
+    result = run_cli("experts", "train", "--env", "Hopper-v5", "--out", str(tmp_path / "file" / "run"))
+    assert_one_line_error(result, f"cannot create {tmp_path / 'file' / 'run'}")

@@ -50,11 +50,18 @@ def test_bad_horizon(cli_artifact):
                           "horizon must be a positive number of steps, got 0")
 
 
-@pytest.mark.parametrize("flag, value", [("--beta", "-1"), ("--alpha", "-0.5")])
-def test_negative_weights(store, tmp_path, flag, value):
+@pytest.mark.parametrize("flags, fragment", [
+    (["--beta", "-1"], "invalid simulator config: beta=-1.0"),
+    (["--alpha", "-0.5"], "invalid simulator config: alpha=-0.5"),
+    (["--margin", "-1"], "margin=-1.0 (m must be ≥ 0)"),
+    (["--steps", "0", "--warmup-steps", "0"], "steps=0 (a fit needs warmup_steps + steps > 0)"),
+    (["--device", "foo"], "--device 'foo' is not a torch device"),
+    (["--device", "cuda:64"], "--device 'cuda:64': this machine has"),
+])
+def test_bad_fit_settings(store, tmp_path, flags, fragment):
     result = run_cli("fit", "--expert", "hopper-random", "--n", "500", "--preset", "smoke", "--out",
-                     str(tmp_path / "sim"), flag, value, data_root=store.root)
-    assert_one_line_error(result, f"invalid simulator config: {flag[2:]}={float(value)}")
+                     str(tmp_path / "sim"), *flags, data_root=store.root)
+    assert_one_line_error(result, fragment)
     assert not (tmp_path / "sim").exists()
 
 
@@ -64,6 +71,23 @@ def test_existing_output_is_kept(cli_artifact, store):
                      str(cli_artifact), data_root=store.root)
     assert_one_line_error(result, "already exists; pass --overwrite")
     assert (cli_artifact / "weights.pt").read_bytes() == before
+
+
+def test_a_stale_replacement_is_named_before_the_fit(cli_artifact, store, tmp_path):
+    artifact = shutil.copytree(cli_artifact, tmp_path / "sim")
+    (tmp_path / ".sim.replaced").mkdir()
+    result = run_cli("fit", "--expert", "hopper-random", "--n", "500", "--preset", "smoke", "--out",
+                     str(artifact), "--overwrite", data_root=store.root)
+    assert_one_line_error(result, f"{tmp_path / '.sim.replaced'} is left from an interrupted replacement")
+    assert (artifact / "weights.pt").read_bytes() == (cli_artifact / "weights.pt").read_bytes()
+
+
+def test_fit_report_names_a_bad_line_of_the_fit_history(cli_artifact, tmp_path):
+    artifact = shutil.copytree(cli_artifact, tmp_path / "sim")
+    with open(artifact / "metrics.jsonl", "a") as f:
+        f.write('{"sim/holdout_nll": 1.0, "cut\n')
+    lines = len((artifact / "metrics.jsonl").read_text().splitlines())
+    assert_one_line_error(run_cli("fit-report", str(artifact)), f"metrics.jsonl: line {lines} is not JSON")
 
 
 def test_other_format_version_and_corrupt_artifact(cli_artifact, tmp_path):

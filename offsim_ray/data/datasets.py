@@ -134,7 +134,7 @@ def load_transitions(
         if not drop_nonfinite:
             raise OffSimError(
                 f"dataset {dataset_id}: {int(bad.sum())} of {len(transitions)} transitions contain "
-                "NaN or inf; pass --drop-nonfinite to drop them"
+                "NaN or inf; pass --drop-nonfinite (in a trial config: drop_nonfinite: true) to drop them"
             )
         log.info("dataset %s: dropped %d transitions with NaN or inf", dataset_id, int(bad.sum()))
         transitions = transitions.take(~bad)

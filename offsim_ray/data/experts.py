@@ -14,13 +14,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from offsim_ray.errors import OffSimError
+from offsim_ray.files import temp_file
 
 SHIPPED = Path(__file__).parent / "expert_weights"
 LEVELS = ("expert", "medium")
@@ -67,10 +67,9 @@ class ExpertPolicy:
         arrays = {f"w{i}": w for i, w in enumerate(self.weights)} | {f"b{i}": b for i, b in enumerate(self.biases)}
         buffer = io.BytesIO()
         np.savez_compressed(buffer, info=np.array(json.dumps(self.info)), **arrays)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = temp_file(path.parent, f".{path.name}.")
         with os.fdopen(fd, "wb") as f:
             f.write(buffer.getvalue())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
         return path
 

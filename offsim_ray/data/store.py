@@ -6,7 +6,6 @@ import fcntl
 import os
 import shutil
 import socket
-import tempfile
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Iterator
 import minari
 
 from offsim_ray.errors import OffSimError
+from offsim_ray.files import temp_dir
 
 DEFAULT_REMOTE = "hf://farama-minari"
 REMOTE_HOSTS = {"hf": "huggingface.co", "gcp": "storage.googleapis.com"}
@@ -127,7 +127,7 @@ class DatasetStore:
         """
         self.check_writable(dataset_id, overwrite)
         try:
-            stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
+            stage = temp_dir(self.root, ".staging-")
         except OSError as e:
             raise OffSimError(f"cannot write to the dataset store {self.root}: {e.strerror}") from None
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 
 from offsim_ray.data.scores import ReferenceScores
 from offsim_ray.errors import OffSimError, read_json
+from offsim_ray.files import temp_dir
 
 
 class Policy:
@@ -46,7 +46,7 @@ class Policy:
     def save(self, directory: str | os.PathLike) -> Path:
         directory = Path(directory).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
         directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        tmp = temp_dir(directory.parent, f".{directory.name}.")
         try:
             self.module.save_to_path(str(tmp / "module"))
             (tmp / "policy.json").write_text(json.dumps(self.info, indent=2))
@@ -66,5 +66,8 @@ class Policy:
             module = RLModule.from_checkpoint(str((directory / "module").resolve()))
         except Exception as e:  # pickle, torch and RLlib raise many types for a damaged checkpoint
             raise OffSimError(f"policy {directory}: cannot load its module: {' '.join(str(e).split())[:300]}") from None
+        if not isinstance(module, torch.nn.Module):  # RLlib falls back to a bare RLModule on a damaged constructor
+            raise OffSimError(f"policy {directory}: its module checkpoint is damaged (no torch module in "
+                              f"{directory / 'module'})")
         module.eval()
         return cls(module, info)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from offsim_ray.errors import OffSimError, check_fields, known_fields
+from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
 # Table 1's offline IRL baselines; CLARE and ML-IRL roll their policies out in a learned dynamics model
@@ -60,6 +60,7 @@ class PolicyConfig:
     device: str = "cpu"              # torch device of the learner ("cuda" on a GPU trial)
 
     def __post_init__(self) -> None:
+        check_types(self, "policy config")
         checks = {
             "algo": self.algo in ALGORITHMS, "layers": self.layers >= 2, "hidden": self.hidden > 0,
             "gamma": 0 < self.gamma <= 1, "actor_lr": self.actor_lr > 0, "critic_lr": self.critic_lr > 0,
@@ -147,6 +148,7 @@ class ExpertConfig:
     device: str = "cpu"              # torch device of the learner
 
     def __post_init__(self) -> None:
+        check_types(self, "expert config")
         checks = {"env_steps": self.env_steps > 0, "iteration_steps": self.iteration_steps > 0,
                   "hidden": self.hidden > 0, "batch_size": self.batch_size > 0, "lr": self.lr > 0,
                   "gamma": 0 < self.gamma <= 1, "tau": 0 < self.tau <= 1,

@@ -16,12 +16,12 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
+from offsim_ray.files import temp_dir
 from offsim_ray.policy.config import PolicyConfig
 
 LEARNER_KEYS = ("actor_loss", "critic_loss", "expert_penalty", "alpha", "q_mean", "policy_loss", "vf_loss",
@@ -98,7 +98,7 @@ class ProgressLog:
 def save_checkpoint(workdir: Path, name: str, iteration: int, write) -> None:
     """`write(folder)` fills a fresh folder that then replaces `workdir/name` by renames only, so a kill
     at any moment leaves one whole checkpoint; progress.json records `iteration` after it."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=workdir))
+    tmp = temp_dir(workdir, f".{name}.")
     try:
         write(tmp)
         target, previous = workdir / name, workdir / f".{name}.previous"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from offsim_ray.errors import OffSimError, check_fields, known_fields
+from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,18 @@ class SimConfig:
     device: str = field(default="cpu", compare=False)  # torch device for the fit (where, not what: not compared)
 
     def __post_init__(self) -> None:
+        check_types(self, "simulator config")
         checks = {
+            "margin": self.margin >= 0, "steps": self.steps >= 0 and self.warmup_steps + self.steps > 0,
             "alpha": self.alpha >= 0, "beta": self.beta >= 0, "nll_weight": self.nll_weight >= 0,
-            "lr": self.lr > 0, "batch_size": self.batch_size > 0, "steps": self.steps >= 0,
+            "lr": self.lr > 0, "batch_size": self.batch_size > 0,
             "warmup_steps": self.warmup_steps >= 0, "ensemble_size": self.ensemble_size > 0,
             "transition_layers": self.transition_layers >= 2, "reward_layers": self.reward_layers >= 2,
             "holdout_fraction": 0 < self.holdout_fraction < 1, "eval_every": self.eval_every > 0,
             "reward_scale": self.reward_scale > 0, "hinge_on": self.hinge_on in ("data", "model"),
         }
-        check_fields(self, checks, "simulator config")
+        check_fields(self, checks, "simulator config", {"margin": "m must be ≥ 0",
+                                                        "steps": "a fit needs warmup_steps + steps > 0"})
 
     @property
     def margin_value(self) -> float:

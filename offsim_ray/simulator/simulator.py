@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import torch
 
 from offsim_ray.data.transitions import DIVERSE, EXPERT, NormStats, Transitions, check_compatible
 from offsim_ray.errors import OffSimError, read_json
+from offsim_ray.files import temp_dir
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
 
@@ -169,7 +169,7 @@ class Simulator:
             raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+            tmp = temp_dir(out.parent, f".{out.name}.")
         except OSError as e:
             raise OffSimError(f"cannot write the artifact to {out}: {e.strerror or e}") from None
         try:

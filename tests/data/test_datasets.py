@@ -11,7 +11,7 @@ from offsim_ray.data import DatasetStore, collect_dataset, describe, load_transi
 from offsim_ray.data import collect as collect_module
 from offsim_ray.data import datasets as datasets_module
 from offsim_ray.errors import OffSimError
-from tests.harness import BENCH_IDS
+from tests.harness import BENCH_IDS, make_nonfinite_dataset
 
 
 def _copy_store(store: DatasetStore, tmp_path, *ids: str) -> DatasetStore:
@@ -90,16 +90,7 @@ def test_corrupt_metadata_is_reported(store, tmp_path):
 
 def test_nonfinite_rows_are_refused_or_dropped(tmp_path):
     store = DatasetStore(tmp_path)
-    collect_dataset(store, "Hopper-v5", "random", 400, "local/hopper/nan-v0", seed=0, progress=False)
-    h5 = store.data_dir("local/hopper/nan-v0") / "main_data.hdf5"
-    import h5py
-
-    with h5py.File(h5, "a") as f:
-        obs = f["episode_0/observations"]
-        values = obs[...]
-        values[2, 3] = np.nan  # row 1's next_obs and row 2's obs
-        values[4, 0] = np.inf  # rows 3 and 4
-        obs[...] = values
+    make_nonfinite_dataset(store, "local/hopper/nan-v0")
     with pytest.raises(OffSimError, match="local/hopper/nan-v0: 4 of 400 transitions contain NaN or inf"):
         load_transitions("local/hopper/nan-v0", store)
     kept = load_transitions("local/hopper/nan-v0", store, drop_nonfinite=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
-from tests.harness import assert_one_line_error, run_cli
+from tests.harness import assert_one_line_error, make_nonfinite_dataset, run_cli
 
 
 def test_train_from_yaml_with_flags_overriding_it_into_a_relative_directory(tmp_path, trial_data):
@@ -25,6 +27,20 @@ def test_train_from_yaml_with_flags_overriding_it_into_a_relative_directory(tmp_
     assert float(shown["eval/return_mean"]) == pytest.approx(metrics["eval/return_mean"], abs=1e-3)
     assert not (tmp_path / "unused").exists()
 
+    # the same trial however --out is spelled: read back, not run again
+    written = (tmp_path / "run" / "metrics.json").stat().st_mtime_ns
+    flags = [str(config), "--algo", "bc", "--data-root", data_root, "--no-progress"]
+    for out in ("./run/", str(tmp_path / "run")):
+        again = run_cli("train", *flags, "--out", out, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+    assert (tmp_path / "run" / "metrics.json").stat().st_mtime_ns == written
+    # another config there is refused, unless --overwrite starts the folder afresh
+    assert_one_line_error(run_cli("train", *flags, "--out", "run", "--seed", "4", cwd=tmp_path),
+                          "holds a trial with another config", "--overwrite")
+    fresh = run_cli("train", *flags, "--out", "run", "--seed", "4", "--overwrite", cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["trial/seed"] == 4
+
 
 def test_train_rejects_an_unsupported_algorithm(tmp_path):
     result = run_cli("train", "--expert", "hopper-expert", "--algo", "td3", "--out", str(tmp_path / "x"))
@@ -38,11 +54,20 @@ def test_train_rejects_an_unsupported_algorithm(tmp_path):
     ("expert: hopper-expert\nout: OUT\npolicy:\n  horizon: 0\n", "horizon=0"),
     ("expert: hopper-expert\n", "needs out"),
     ("expert: [unclosed\n", "not valid YAML"),
+    ("expert: hopper-expert\nout: OUT\nn: lots\n", "invalid trial config: n='lots' (not int)"),
+    ("expert: hopper-expert\nout: OUT\nseed: abc\n", "seed='abc' (not int)"),
+    ("expert: hopper-expert\nout: OUT\nsim: 5\n", "sim=5 (not dict)"),
+    ("expert: [x]\nout: OUT\n", "expert=['x'] (not str)"),
+    ("expert: hopper-expert\nout: OUT\nsim: {margin: big}\n", "invalid simulator config: margin='big' (not float)"),
+    ("expert: hopper-expert\nout: OUT\nsim: {margin: -1}\n", "margin=-1 (m must be ≥ 0)"),
+    ("expert: hopper-expert\nout: OUT\npolicy: {learn_alpha: maybe}\n", "learn_alpha='maybe' (not bool)"),
+    ("expert: hopper-expert\nout: OUT\npolicy: {device: foo}\n", "policy.device 'foo' is not a torch device"),
 ])
 def test_train_rejects_a_bad_config_file(tmp_path, text, fragment):
     config = tmp_path / "trial.yaml"
     config.write_text(text.replace("OUT", str(tmp_path / "out")))
     assert_one_line_error(run_cli("train", str(config)), fragment)
+    assert not (tmp_path / "out" / "trial.json").exists()
 
 
 def test_train_rejects_a_directory_that_is_no_simulator_artifact(tmp_path, trial_data):
@@ -67,3 +92,50 @@ def test_evaluate_rejects_an_env_with_other_spaces(trials):
 
 def test_evaluate_rejects_a_directory_without_a_policy(tmp_path):
     assert_one_line_error(run_cli("evaluate", str(tmp_path)), "holds no trained policy")
+
+
+def test_train_refuses_a_corrupt_trial_record_and_an_unknown_dataset_leaves_none(tmp_path, trial_data):
+    data_root, expert = trial_data
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "trial.json").write_text("{cut sho")
+    assert_one_line_error(run_cli("train", "--expert", expert, "--data-root", data_root, "--out",
+                                  str(tmp_path / "run")), "cannot read trial.json", "run")
+    result = run_cli("train", "--expert", "hopper-simple", "--data-root", data_root, "--offline",
+                     "--out", str(tmp_path / "other"))
+    assert_one_line_error(result, "hopper-simple")
+    assert not (tmp_path / "other" / "trial.json").exists()
+
+
+def test_train_drops_nonfinite_rows_when_asked_and_names_the_flag_otherwise(tmp_path):
+    from offsim_ray.data import DatasetStore
+
+    make_nonfinite_dataset(DatasetStore(tmp_path / "store"), "local/hopper/nan-v0")
+    config = tmp_path / "trial.yaml"
+    config.write_text(f"expert: local/hopper/nan-v0\nalgo: bc\npreset: smoke\nn: 300\nout: {tmp_path / 'run'}\n"
+                      "policy: {iterations: 1, eval_episodes: 1}\n")
+    refused = run_cli("train", str(config), data_root=tmp_path / "store")
+    assert_one_line_error(refused, "4 of 400 transitions contain NaN or inf", "--drop-nonfinite",
+                          "drop_nonfinite: true")
+    result = run_cli("train", str(config), "--drop-nonfinite", "--no-progress", data_root=tmp_path / "store")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "run" / "trial.json").read_text())["drop_nonfinite"] is True
+
+
+def test_evaluate_rejects_a_damaged_module(trials, tmp_path):
+    config, _ = trials["bc"]
+    policy = shutil.copytree(Path(config.out) / "policy", tmp_path / "policy")
+    (policy / "module" / "class_and_ctor_args.pkl").write_bytes(b"garbage")
+    assert_one_line_error(run_cli("evaluate", str(policy)), "module checkpoint is damaged")
+
+
+def test_trial_outputs_follow_the_umask(trials):
+    """Folders and files other users of shared storage can read, as the umask says, not 0700/0600."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    config, _ = trials["sac"]
+    out = Path(config.out)
+    for folder in (out / "policy", out / "training" / "algorithm", Path(config.artifact)):
+        assert folder.stat().st_mode & 0o777 == 0o777 & ~mask, folder
+    assert (Path(config.artifact) / "weights.pt").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -1,6 +1,6 @@
 """A real two-node Ray cluster on this machine (`ray start --head` plus a second `ray start --address`
-node), a sweep submitted to it with `ray job submit --working-dir .`, its tables read back; the same
-cluster with token authentication, as docker/ starts it, refuses a submission without the token."""
+node) with token authentication, as docker/ starts it: `ray job submit` without the token is refused, and
+with it a sweep submitted with `--working-dir .` runs on both nodes, its tables read back."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -41,14 +40,15 @@ def _stop(folders: list[str]) -> None:
         process.kill()
 
 
-@contextmanager
-def _two_nodes(**auth: str):
-    """(dashboard address, env) of a head node and a worker node with one CPU each, started with the env
-    variables `auth` (RAY_AUTH_*). Each node has its own temp folder, as separate machines would (nodes
-    sharing one unpack the job's working dir over each other)."""
+@pytest.fixture
+def token_cluster():
+    """(dashboard address, env) of a head node and a worker node with one CPU each, in token mode with the
+    token in RAY_AUTH_TOKEN, as docker/ starts them. Each node has its own temp folder, as separate machines
+    would (nodes sharing one unpack the job's working dir over each other)."""
     folders = [tempfile.mkdtemp(prefix="ofr", dir="/tmp") for _ in range(2)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_AUTH_")}
-    env.update(PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", **auth)
+    env.update(PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", RAY_AUTH_MODE="token",
+               RAY_AUTH_TOKEN=secrets.token_hex(32))
     gcs, dashboard = _free_port(), _free_port()
 
     def start(*flags: str) -> None:  # free ports: another Ray instance may hold the default agent port
@@ -65,19 +65,6 @@ def _two_nodes(**auth: str):
         _stop(folders)
 
 
-@pytest.fixture
-def two_node_cluster():
-    with _two_nodes(RAY_AUTH_MODE="disabled") as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def token_cluster():
-    """The two nodes in token mode, the token in RAY_AUTH_TOKEN (as docker/rayjob.yaml passes it)."""
-    with _two_nodes(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32)) as cluster:
-        yield cluster
-
-
 def _submit(address: str, env: dict, *args: str) -> subprocess.CompletedProcess:
     """`ray job submit --address ADDRESS ARGS` from the repository, as a user would type it."""
     for _ in range(15):  # the head's job agent takes a few seconds to come up after `ray start`
@@ -87,29 +74,6 @@ def _submit(address: str, env: dict, *args: str) -> subprocess.CompletedProcess:
             return job
         time.sleep(2)
     return job
-
-
-def _sweep_runs_on_both_nodes(address: str, env: dict, sweep_data: list[str], tmp_path: Path) -> None:
-    """Submits a two-trial smoke sweep with `--working-dir .` and checks its tables: one trial per node."""
-    spec = write_spec(tmp_path / "spec.yaml")  # two trials, one CPU each: one per node
-    storage = tmp_path / "runs"
-    entrypoint = ["offsim-ray", "sweep", str(spec), "--preset", "smoke", "--storage", str(storage), "--quiet",
-                  *sweep_data]  # `ray job submit` quotes each word into one shell command
-    started = time.monotonic()
-    job = _submit(address, env, "--working-dir", ".", "--", *entrypoint)
-    assert job.returncode == 0, (job.stdout + job.stderr)[-4000:]
-    assert "succeeded" in job.stdout + job.stderr
-    assert "table1-smoke: 2 trials finished, 0 failed" in job.stdout + job.stderr
-    tables = run_cli("tables", str(storage / "table1-smoke"), "--out", str(tmp_path / "results"))
-    assert tables.returncode == 0, tables.stderr
-    tidy = pd.read_parquet(tmp_path / "results" / "table1-smoke-trials.parquet")
-    assert (tidy["status"] == "finished").all() and sorted(tidy["algo"]) == ["bc", "sac"]
-    assert tidy["node"].nunique() == 2  # each node ran a trial
-    assert tidy["seconds"].max() < time.monotonic() - started
-
-
-def test_sweep_submitted_as_a_ray_job_runs_on_both_nodes(two_node_cluster, sweep_data, tmp_path):
-    _sweep_runs_on_both_nodes(*two_node_cluster, sweep_data, tmp_path)
 
 
 def test_token_cluster_refuses_a_job_without_the_token_and_runs_one_with_it(token_cluster, sweep_data,
@@ -127,4 +91,20 @@ def test_token_cluster_refuses_a_job_without_the_token_and_runs_one_with_it(toke
         output = job.stdout + job.stderr
         assert job.returncode != 0 and answer in output, output[-4000:]
         assert token not in output
-    _sweep_runs_on_both_nodes(address, env, sweep_data, tmp_path)  # RAY_AUTH_MODE=token, RAY_AUTH_TOKEN set
+
+    # with the token: a two-trial smoke sweep, one CPU each, so one trial per node
+    spec = write_spec(tmp_path / "spec.yaml")
+    storage = tmp_path / "runs"
+    entrypoint = ["offsim-ray", "sweep", str(spec), "--preset", "smoke", "--storage", str(storage), "--quiet",
+                  *sweep_data]  # `ray job submit` quotes each word into one shell command
+    started = time.monotonic()
+    job = _submit(address, env, "--working-dir", ".", "--", *entrypoint)
+    assert job.returncode == 0, (job.stdout + job.stderr)[-4000:]
+    assert "succeeded" in job.stdout + job.stderr
+    assert "table1-smoke: 2 trials finished, 0 failed" in job.stdout + job.stderr
+    tables = run_cli("tables", str(storage / "table1-smoke"), "--out", str(tmp_path / "results"))
+    assert tables.returncode == 0, tables.stderr
+    tidy = pd.read_parquet(tmp_path / "results" / "table1-smoke-trials.parquet")
+    assert (tidy["status"] == "finished").all() and sorted(tidy["algo"]) == ["bc", "sac"]
+    assert tidy["node"].nunique() == 2  # each node ran a trial
+    assert tidy["seconds"].max() < time.monotonic() - started
