@@ -52,6 +52,9 @@ class TrialConfig:
     def __post_init__(self) -> None:
         if self.n <= 0:
             raise OffSimError(f"invalid trial config: n must be positive, got {self.n}")
+        if self.diverse == self.expert:
+            raise OffSimError(f"invalid trial config: expert and diverse are both {self.expert!r}; OffSim+ needs "
+                              "two different datasets")
         self.sim_config()
         self.policy_config()
 
