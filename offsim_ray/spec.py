@@ -117,6 +117,19 @@ def _unknown(d: dict, allowed, what: str) -> None:
         raise OffSimError(f"unknown {what} keys: {', '.join(map(str, unknown))} (allowed: {', '.join(allowed)})")
 
 
+def _check_grid(grid) -> dict:
+    grid = _mapping(grid, "grid")
+    _unknown(grid, tuple(AXES), "grid")
+    for axis, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise OffSimError(f"grid axis {axis} must be a non-empty list, got {values!r}")
+        for value in values:
+            AXES[axis](axis, value)
+        if len(set(map(json.dumps, values))) != len(values):
+            raise OffSimError(f"grid axis {axis} repeats a value: {values}")
+    return grid
+
+
 def parse_spec(raw: dict, preset: str, source: str = "spec") -> SweepSpec:
     """A validated spec with `preset` applied; every error names `source` and the key that failed."""
     try:
@@ -135,25 +148,21 @@ def _parse(raw, preset: str) -> SweepSpec:
         raise OffSimError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_NAMES)}")
     override = _mapping(presets.get(preset) or {}, f"presets.{preset}")
     _unknown(override, ("grid", "trial", "datasets", "resources", "max_failures"), f"presets.{preset}")
+    if "grid" in raw:  # the base grid too: a preset may hide a bad axis of it
+        _check_grid(raw["grid"])
     spec = _merge({k: v for k, v in raw.items() if k != "presets"}, override)
 
     name = spec.get("name")
     if name not in TABLES:
         raise OffSimError(f"name must be one of {', '.join(TABLES)}, got {name!r}")
-    grid = _mapping(spec.get("grid"), "grid")
-    _unknown(grid, tuple(AXES), "grid")
+    grid = _check_grid(spec.get("grid"))
     missing = [axis for axis in REQUIRED_AXES if axis not in grid]
     if missing:
         raise OffSimError(f"grid needs the axes {', '.join(missing)}")
-    for axis, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise OffSimError(f"grid axis {axis} must be a non-empty list, got {values!r}")
-        for value in values:
-            AXES[axis](axis, value)
-        if len(set(map(json.dumps, values))) != len(values):
-            raise OffSimError(f"grid axis {axis} repeats a value: {values}")
     trial = _mapping(spec.get("trial", {}), "trial")
     _unknown(trial, SHARED_TRIAL_KEYS, "trial")
+    for key in ("sim", "policy"):
+        _mapping(trial.get(key, {}), f"trial.{key}")
     datasets = spec.get("datasets", SweepSpec.datasets)
     resources = _mapping(spec.get("resources", {}), "resources")
     _unknown(resources, ("cpu", "gpu"), "resources")
@@ -175,6 +184,16 @@ def _checked_trials(spec: SweepSpec) -> SweepSpec:
     """`spec` once its dataset template and every trial's config are valid: before anything starts."""
     if not isinstance(spec.datasets, str):
         raise OffSimError(f"datasets must be a name template with {{env}} and {{level}}, got {spec.datasets!r}")
+    levels = dict.fromkeys(level for label in spec.grid["dataset"] for level in _DATASET.fullmatch(label).groups()
+                           if level)
+    named: dict[str, tuple[str, str]] = {}
+    for env, level in itertools.product(spec.grid["env"], levels):
+        name = _dataset_name(spec, env, level)
+        other = named.setdefault(name, (env, level))
+        if other != (env, level):
+            raise OffSimError(f"datasets template {spec.datasets!r} names the {' '.join(other)} and the {env} "
+                              f"{level} data alike ({name}); every env and level of the grid needs its own "
+                              "dataset: use {env} and {level}")
     for point in spec.points():
         trial_config(spec, point, out="trial")
     return spec
@@ -194,24 +213,27 @@ def load_spec(path: str | Path, preset: str) -> SweepSpec:
 
 
 def with_datasets(spec: SweepSpec, datasets: str | None) -> SweepSpec:
-    """The spec with another dataset name template (e.g. a local store's ids)."""
+    """The spec with another dataset name template (e.g. a local store's ids); errors name --datasets."""
     if datasets is None:
         return spec
-    return _checked_trials(replace(spec, datasets=datasets))
+    try:
+        return _checked_trials(replace(spec, datasets=datasets))
+    except OffSimError as e:
+        raise OffSimError(f"--datasets: {e}") from None
+
+
+def _dataset_name(spec: SweepSpec, env: str, level: str) -> str:
+    try:
+        return spec.datasets.format(env=env, level=level)
+    except (KeyError, IndexError, ValueError) as e:
+        raise OffSimError(f"dataset template {spec.datasets!r} has a bad field ({e}); use {{env}} and "
+                          "{level}") from None
 
 
 def dataset_names(spec: SweepSpec, env: str, dataset: str) -> tuple[str, str | None]:
     """(expert, diverse) dataset names of a grid point's `env` and `dataset` label."""
     expert, diverse = _DATASET.fullmatch(dataset).groups()
-
-    def name(level: str) -> str:
-        try:
-            return spec.datasets.format(env=env, level=level)
-        except (KeyError, IndexError, ValueError) as e:
-            raise OffSimError(f"dataset template {spec.datasets!r} has a bad field ({e}); use {{env}} and "
-                              "{level}") from None
-
-    return name(expert), name(diverse) if diverse else None
+    return _dataset_name(spec, env, expert), _dataset_name(spec, env, diverse) if diverse else None
 
 
 def trial_config(spec: SweepSpec, point: dict, out: str, simulators: str | None = None,
@@ -229,8 +251,8 @@ def trial_config(spec: SweepSpec, point: dict, out: str, simulators: str | None 
         return TrialConfig(expert=expert, diverse=diverse, out=out, algo=point.get("algo", "sac"),
                            preset=spec.preset, seed=point.get("seed", 0), n=spec.trial.get("n", 20_000),
                            sim=sim, policy=policy, simulators=simulators, data_root=data_root, offline=offline)
-    except TypeError as e:
-        raise OffSimError(f"trial settings: {e}") from None
+    except TypeError as e:  # its message has no values: show the shared settings
+        raise OffSimError(f"trial settings {spec.trial}: {e}") from None
     except OffSimError as e:
         raise OffSimError(f"grid point {point}: {e}") from None
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from offsim_ray.errors import OffSimError, read_json
-from offsim_ray.spec import SweepSpec, parse_spec, trial_config, trial_key
+from offsim_ray.spec import SweepSpec, dataset_names, parse_spec, trial_config, trial_key
 
 log = logging.getLogger("offsim_ray.sweep")
 SWEEP_FILE = "sweep.json"
@@ -89,11 +91,71 @@ def _trainable(plan: SweepPlan):
     return tune.with_resources(tune.with_parameters(offsim_trial, plan=plan), resources)
 
 
+def check_storage(storage: Path) -> None:
+    """An error naming the folder, before Ray starts, when the sweep cannot create or write it."""
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=storage).close()
+    except OSError as e:
+        raise OffSimError(f"--storage {storage}: cannot create or write the folder: {e.strerror or e}") from None
+
+
+def check_address(address: str | None, timeout: float = 5.0) -> None:
+    """An error naming the address when a HOST:PORT (or ray://HOST:PORT) cluster address takes no TCP
+    connection within `timeout` seconds; `auto`, `local` and other forms are left to Ray."""
+    flag = "--address" if address else "$RAY_ADDRESS"
+    address = address or os.environ.get("RAY_ADDRESS") or ""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if "://" in target or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise OffSimError(f"{flag} {address}: no Ray cluster reachable there within {timeout:g} s "
+                          f"({e.strerror or e})") from None
+
+
+def check_datasets(plan: SweepPlan) -> None:
+    """Opens each dataset of the plan once, as its trials will (same store, same remote setting), so that
+    a missing or corrupt one, or one of another env, is one error before any trial starts."""
+    from offsim_ray.data import DatasetStore, open_dataset, reference_scores
+    from offsim_ray.data.datasets import env_id_of
+    from offsim_ray.data.make import task_of
+
+    store = DatasetStore.from_env(plan.data_root)
+    envs = {name: point["env"] for point in plan.spec.points()
+            for name in dataset_names(plan.spec, point["env"], point["dataset"]) if name}
+    for name, env in envs.items():
+        try:
+            dataset = open_dataset(name, store, download=not plan.offline, progress=False)
+            env_id = env_id_of(dataset)
+            reference_scores(dataset.storage.metadata, env_id)
+            if task_of(env_id) != env:
+                raise OffSimError(f"dataset {name} holds {env_id} data, not {env} data")
+        except OffSimError as e:
+            raise OffSimError(f"sweep {plan.experiment.name}: {e}") from None
+
+
+def error_line(error: BaseException) -> str:
+    """A failed trial's own error: an OffSimError's message rather than Ray's `ray::ImplicitFunc.train()`
+    wrapper around it, else the error's first line."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, OffSimError):
+        return str(cause)
+    return str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def _connect(address: str | None) -> str:
     """Joins (or starts) the Ray cluster; returns where its dashboard is, when it has one."""
     import ray
 
-    context = ray.init(address=address, log_to_driver=False, configure_logging=False, ignore_reinit_error=True)
+    try:
+        context = ray.init(address=address, log_to_driver=False, configure_logging=False,
+                           ignore_reinit_error=True)
+    except ConnectionError as e:  # e.g. `auto` with no cluster running
+        raise OffSimError(f"cannot join the Ray cluster {address or '$RAY_ADDRESS'}: "
+                          f"{' '.join(str(e).split())}") from None
     for name in ("ray", "ray.tune", "ray.rllib"):
         logging.getLogger(name).setLevel(logging.ERROR)
     return context.dashboard_url or ""
@@ -137,7 +199,12 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
     elif experiment.exists():
         raise OffSimError(f"a sweep already exists at {experiment}: pass --resume to go on with it, or "
                           "choose another --storage")
+    check_storage(Path(plan.storage))
+    check_address(address)
+    check_datasets(plan)
     dashboard = _connect(address)
+    if not verbose:  # no tracebacks: each failed trial is listed with its own error (and its error.txt)
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     requested, plan = plan, _fit_to_cluster(plan)
     if resume:
         tuner = tune.Tuner.restore(str(experiment), _trainable(plan), resume_unfinished=True,
@@ -162,7 +229,6 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
     results = tuner.fit()
     finished = [r for r in results if "eval/return_mean" in (r.metrics or {})]
     interrupted = len(finished) + results.num_errors < len(results)
-    errored = [] if interrupted else [
-        f"{r.path}: {str(r.error).splitlines()[0] if str(r.error) else type(r.error).__name__}"
-        for r in results if r.error is not None and r not in finished]
+    errored = [] if interrupted else [f"{r.path}: {error_line(r.error)}"
+                                      for r in results if r.error is not None and r not in finished]
     return SweepOutcome(experiment, len(finished), errored, interrupted)

@@ -2,8 +2,9 @@
 
 Reads the files a sweep leaves (sweep.json, each Tune trial's params.json and result.json); no Ray.
 A trial counts once, by its key, with the last result it reported: a retried or resumed trial is
-neither lost nor doubled. Cells are mean ± std over seeds of the real-env return (the paper's unit),
-with the number of seeds; per row the best value is marked **bold** and the second best <u>underlined</u>.
+neither lost nor doubled, nor is a sweep folder given twice or a trial in two copies of a sweep.
+Cells are mean ± std over seeds of the real-env return (the paper's unit), with the number of seeds;
+per row the best value is marked **bold** and the second best <u>underlined</u>.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ TIDY_METRICS = {
     "reward_seen_diverse": "reward/seen_diverse", "reward_unseen_diverse": "reward/unseen_diverse",
     "seconds": "trial/seconds", "resumed_from": "policy/resumed_from",
 }
+STATUS_RANK = {"finished": 0, "error": 1, "unfinished": 2, "pending": 3}  # how far a trial got, best first
 
 
 def _dataset_label(label: str) -> str:
@@ -66,10 +68,13 @@ def load_trials(experiments: list[str | os.PathLike]) -> pd.DataFrame:
     """The tidy frame: a row per planned trial of each sweep, finished or not."""
     from offsim_ray.sweep import load_plan
 
-    records = []
+    records, read = [], set()
     for experiment in map(Path, experiments):
         if not experiment.is_dir():
             raise OffSimError(f"no sweep folder at {experiment}")
+        if experiment.resolve() in read:  # the same folder, however spelled, counts once
+            continue
+        read.add(experiment.resolve())
         plan = load_plan(experiment)
         results = _tune_results(experiment)
         for order, point in enumerate(plan.spec.points()):
@@ -88,7 +93,11 @@ def load_trials(experiments: list[str | os.PathLike]) -> pd.DataFrame:
             records.append(record)
     if not records:
         raise OffSimError("no trials found in " + ", ".join(map(str, experiments)))
-    return pd.DataFrame.from_records(records)
+    # a trial in two copies of a sweep counts once: its furthest state, else the first folder's
+    frame = pd.DataFrame.from_records(records)
+    furthest = frame.assign(rank=frame["status"].map(STATUS_RANK)).sort_values("rank", kind="stable")
+    kept = furthest.drop_duplicates(["sweep", "key"]).index
+    return frame.loc[sorted(kept)].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

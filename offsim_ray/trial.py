@@ -60,6 +60,9 @@ class TrialConfig:
     def __post_init__(self) -> None:
         check_types(self, "trial config")
         check_fields(self, {"n": self.n > 0}, "trial config", {"n": "must be positive"})
+        if self.diverse == self.expert:
+            raise OffSimError(f"invalid trial config: expert and diverse are both {self.expert!r}; OffSim+ needs "
+                              "two different datasets")
         for name in PATH_FIELDS:  # one trial however its paths are spelled (relative, trailing slash, ~)
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _absolute(getattr(self, name)))

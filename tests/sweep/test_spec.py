@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
 from offsim_ray.errors import OffSimError
 from offsim_ray.spec import (PRESET_NAMES, TABLES, dataset_names, load_spec, parse_spec, trial_config,
                              trial_key, with_datasets)
+from offsim_ray.trial import TrialConfig
 from tests.harness import REPO, assert_one_line_error, run_cli
 
 BASE = {"name": "table1", "grid": {"env": ["hopper"], "dataset": ["expert", "expert-random"]}}
@@ -94,12 +97,44 @@ def test_trial_key_changes_with_the_config_and_nothing_else():
     ({"repeat": 2}, "unknown spec keys: repeat"),
     ({"presets": {"huge": {}}}, "unknown presets keys: huge"),
     ({"presets": {"smoke": {"grid": {"dataset": []}}}}, "grid axis dataset must be a non-empty list"),
+    ({"grid": {"env": ["hopper"], "dataset": []}, "presets": {"smoke": {"grid": {"dataset": ["expert"]}}}},
+     "grid axis dataset must be a non-empty list"),  # the base grid, though the preset hides it
+    ({"trial": {"sim": 3}}, "trial.sim must be a mapping"),
+    ({"datasets": "bench/hopper/expert-v0"}, "names the hopper expert and the hopper random data alike"),
+    ({"grid": {"env": ["hopper", "walker2d"], "dataset": ["expert"]}, "datasets": "{level}"},
+     "names the hopper expert and the walker2d expert data alike (expert)"),
+    ({"grid": {"env": ["hopper"], "dataset": ["expert-expert"]}}, "expert and diverse are both 'hopper-expert'"),
 ])
 def test_bad_specs_are_refused_with_the_key_that_failed(change, fragment):
     with pytest.raises(OffSimError) as error:
         parse_spec({**BASE, **change}, "smoke", "bad.yaml")
     assert str(error.value).startswith("bad.yaml: ")
     assert fragment in str(error.value)
+
+
+def test_a_bad_shared_trial_setting_names_its_key_and_value():
+    with pytest.raises(OffSimError) as error:
+        parse_spec({**BASE, "trial": {"n": "lots"}}, "smoke", "bad.yaml")
+    assert str(error.value).startswith("bad.yaml: ")
+    assert re.search(r"\bn\b", str(error.value)) and "lots" in str(error.value)
+
+
+def test_datasets_flag_that_cannot_tell_the_levels_apart_is_refused(tmp_path):
+    with pytest.raises(OffSimError, match="^--datasets: .* hopper expert and the hopper random data alike"):
+        with_datasets(parse_spec(BASE, "smoke"), "bench/hopper/expert-v0")
+    result = run_cli("sweep", "sweeps/table1.yaml", "--preset", "smoke", "--datasets", "bench/hopper/expert-v0",
+                     "--storage", str(tmp_path / "runs"))
+    assert_one_line_error(result, "--datasets", "bench/hopper/expert-v0")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_trial_on_the_same_expert_and_diverse_data_is_refused(tmp_path):
+    with pytest.raises(OffSimError, match="expert and diverse are both 'bench/hopper/expert-v0'"):
+        TrialConfig(expert="bench/hopper/expert-v0", diverse="bench/hopper/expert-v0", out="t")
+    result = run_cli("train", "--expert", "none/x-v0", "--diverse", "none/x-v0", "--offline",
+                     "--out", str(tmp_path / "trial"))
+    assert_one_line_error(result, "expert and diverse are both 'none/x-v0'")
+    assert not (tmp_path / "trial").exists()
 
 
 def test_sweep_command_refuses_a_bad_spec_in_one_line_before_starting_ray(tmp_path):

@@ -4,6 +4,7 @@ a retried trial counted once, best and second best, idempotent output, bad input
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -88,3 +89,18 @@ def test_folder_that_is_not_a_sweep_is_refused(tmp_path):
     assert_one_line_error(run_cli("tables", str(tmp_path / "none")), "no sweep folder at")
     (tmp_path / SWEEP_FILE).write_text("{not json")
     assert_one_line_error(run_cli("tables", str(tmp_path)), "cannot read sweep.json")
+
+
+def test_a_sweep_given_twice_or_copied_counts_each_trial_once(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    experiment = _sweep(tmp_path / "a", {("hopper", "expert", "sac", 0): [_final(300.0)],
+                                         ("hopper", "expert", "sac", 1): [_final(100.0)]})
+    copy = tmp_path / "b" / experiment.name
+    shutil.copytree(experiment, copy)
+    shutil.rmtree(next(copy.glob("offsim_trial_*")))  # the copy lacks one result: the original's counts
+    monkeypatch.chdir(tmp_path)
+    trials = load_trials([experiment, f"{experiment}/", f"a/{experiment.name}", copy])
+    assert len(trials) == 12 and trials["key"].is_unique
+    (table,) = build_tables(trials)
+    assert table.frame.loc[("Hopper", "Expert"), "SAC n"] == 2
+    assert "2 of 12 trials finished" in write_tables(trials, tmp_path / "results")[0][0]
