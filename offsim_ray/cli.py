@@ -330,8 +330,10 @@ def _run_sweep(args: argparse.Namespace, plan, resume: bool):
 
 def _failed(outcome) -> None:
     if outcome.errored:
+        first = outcome.errored[0].split(": ", 1)[-1]
         raise OffSimError(f"{len(outcome.errored)} trials of {outcome.experiment.name} failed after their "
-                          f"retries; see the error.txt files listed above, fix the cause and pass --resume")
+                          f"retries, the first with: {first}; fix the cause and pass --resume (error.txt files "
+                          "listed above)")
 
 
 def sweep(args: argparse.Namespace) -> None:
