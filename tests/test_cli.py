@@ -86,7 +86,7 @@ def test_usage_errors_are_one_line(tmp_path):
     assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--steps", "-5", "--dataset-id", "a/b-v0"),
                           "--steps", "positive")
     assert_one_line_error(run_cli("data", "collect", "--env", "NoSuchEnv-v0", "--steps", "5", "--dataset-id", "a/b-v0",
-                                  data_root=tmp_path), "cannot make env NoSuchEnv-v0")
+                                  data_root=tmp_path), "unknown env NoSuchEnv-v0")
     assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--policy", "genius", "--dataset-id",
                                   "a/b-v0", data_root=tmp_path), "unknown policy 'genius'")
     assert_one_line_error(run_cli("data", "frobnicate"), "invalid choice")

@@ -16,7 +16,7 @@ from pathlib import Path
 import minari
 import numpy as np
 
-from offsim_ray.data.collect import collect_episodes, make_env, make_policy, mean_return, write_dataset
+from offsim_ray.data.collect import check_env_id, collect_episodes, make_env, make_policy, mean_return, write_dataset
 from offsim_ray.data.experts import SHIPPED, ExpertPolicy, expert_files
 from offsim_ray.data.store import DatasetStore, exclusive
 from offsim_ray.errors import OffSimError
@@ -50,6 +50,7 @@ def make_datasets(store: DatasetStore, env_id: str, experts: str | os.PathLike |
     unknown = [level for level in levels if level not in MADE_LEVELS]
     if unknown:
         raise OffSimError(f"unknown dataset level {', '.join(unknown)}; choose from {', '.join(MADE_LEVELS)}")
+    check_env_id(env_id)
     folder = Path(experts) if experts is not None else SHIPPED
     files = expert_files(folder, env_id)
     with exclusive(store.root / f".make-{task_of(env_id)}.lock"):

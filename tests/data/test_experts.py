@@ -109,6 +109,8 @@ def test_existing_datasets_are_kept_unless_overwrite(made):
 def test_unknown_level_or_missing_experts(tmp_path):
     with pytest.raises(OffSimError, match="unknown dataset level simple"):
         make_datasets(DatasetStore(tmp_path), "Hopper-v5", levels=("simple",))
+    with pytest.raises(OffSimError, match="unknown env Hoper-v5: .*; did you mean Hopper-v5"):
+        make_datasets(DatasetStore(tmp_path), "Hoper-v5")
     with pytest.raises(OffSimError, match="no Ant-v5 experts in"):
         make_datasets(DatasetStore(tmp_path), "Ant-v5", experts=tmp_path)
     assert DatasetStore(tmp_path).ids() == []
@@ -161,6 +163,8 @@ def test_data_make_bad_input_is_one_line(tmp_path):
         (["--env", "Hopper-v5", "--experts", str(tmp_path / "none")], f"no Hopper-v5 experts in {tmp_path / 'none'}"),
         (["--env", "Walker2d-v5", "--experts", str(tmp_path / "experts")], "is a Hopper-v5 policy, not a Walker2d-v5"),
         (["--env", "Hopper-v5", "--steps", "0"], "--steps"),
+        (["--env", "Hoper-v5"], "unknown env Hoper-v5: no registered Gymnasium env has that id; did you mean Hopper-v5?"),
+        (["--env", "NoSuchEnv-v0"], "unknown env NoSuchEnv-v0: no registered Gymnasium env has that id"),
     ]
     for flags, message in cases:
         assert_one_line_error(run_cli("data", "make", *flags, data_root=store), message)
