@@ -49,6 +49,23 @@ def test_unknown_dataset(tmp_path):
                           "not reachable", "no data of the project stands in for it")
 
 
+def test_reading_commands_refuse_a_store_that_is_not_there(tmp_path):
+    typo = tmp_path / "typo"
+    for command in (["data", "list"], ["data", "info", "hopper-random"]):
+        assert_one_line_error(run_cli(*command, "--data-root", str(typo)),
+                              f"dataset store {typo} (from --data-root) does not exist")
+        assert_one_line_error(run_cli(*command, data_root=typo),
+                              f"dataset store {typo} (from $MINARI_DATASETS_PATH) does not exist")
+    (tmp_path / "file").write_text("keep me")
+    assert_one_line_error(run_cli("data", "list", "--data-root", str(tmp_path / "file")),
+                          f"dataset store {tmp_path / 'file'} (from --data-root) is not a folder")
+    assert not typo.exists() and (tmp_path / "file").read_text() == "keep me"
+    # Minari's default store may be absent: it just has no datasets yet
+    listing = run_cli("data", "list", env={"HOME": str(tmp_path), "MINARI_DATASETS_PATH": ""})
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.splitlines() == [f"0 datasets in {tmp_path / '.minari' / 'datasets'}"]
+
+
 def test_spaces_differ(tmp_path):
     root = tmp_path / "store"
     for env, dataset_id in [("Hopper-v5", "local/hopper/random-v0"), ("HalfCheetah-v5", "local/halfcheetah/random-v0")]:

@@ -142,15 +142,16 @@ def test_random_data_of_an_env_without_experts_is_collected_uniformly(tmp_path, 
 
 
 def test_data_make_command(tmp_path):
+    root = tmp_path / "new"  # data make creates the store
     made = run_cli("data", "make", "--env", "Hopper-v5", "--steps", "800", "--levels", "expert,random",
-                   "--no-progress", data_root=tmp_path)
+                   "--no-progress", data_root=root)
     assert made.returncode == 0, made.stderr
     assert "wrote local/hopper/expert-v0: 800 steps" in made.stdout
     assert "wrote local/hopper/random-v0: 800 steps" in made.stdout
     assert re.search(r"expert-v0: .* \(normalised 100\.0;", made.stdout)
     assert re.search(r"random-v0: .* \(normalised -?0\.0;", made.stdout)
     again = run_cli("data", "make", "--env", "Hopper-v5", "--steps", "800", "--levels", "expert", "--no-progress",
-                    data_root=tmp_path)
+                    data_root=root)
     assert "kept (exists; --overwrite replaces it) local/hopper/expert-v0" in again.stdout
 
 
