@@ -21,6 +21,7 @@ def test_collect_info_list_export(tmp_path):
     assert fields["steps"] == "1500" and fields["env"] == "Hopper-v5"
     assert fields["observation"] == "Box(11,)" and fields["action"] == "Box(3,)"
     assert fields["reference"].endswith("(dataset metadata)")
+    assert fields["description"] == "random policy in Hopper-v5, 1500 steps"
 
     listing = run_cli("data", "list", "--data-root", str(root))
     assert listing.stdout.splitlines() == [f"1 datasets in {root}", "  local/hopper/random-v0"]
