@@ -80,7 +80,7 @@ def data_make(args: argparse.Namespace) -> None:
 def data_list(args: argparse.Namespace) -> None:
     from offsim_ray.data import DatasetStore
 
-    store: DatasetStore = _store(args)
+    store = DatasetStore.existing(args.data_root)
     ids = store.ids()
     print(f"{len(ids)} datasets in {store.root}")
     for dataset_id in ids:
@@ -88,9 +88,9 @@ def data_list(args: argparse.Namespace) -> None:
 
 
 def data_info(args: argparse.Namespace) -> None:
-    from offsim_ray.data import describe, open_dataset
+    from offsim_ray.data import DatasetStore, describe, open_dataset
 
-    info = describe(open_dataset(args.dataset, _store(args), download=not args.offline))
+    info = describe(open_dataset(args.dataset, DatasetStore.existing(args.data_root), download=not args.offline))
     print("\n".join(info.lines()))
 
 

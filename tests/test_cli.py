@@ -21,6 +21,7 @@ def test_collect_info_list_export(tmp_path):
     assert fields["steps"] == "1500" and fields["env"] == "Hopper-v5"
     assert fields["observation"] == "Box(11,)" and fields["action"] == "Box(3,)"
     assert fields["reference"].endswith("(dataset metadata)")
+    assert fields["description"] == "random policy in Hopper-v5, 1500 steps"
 
     listing = run_cli("data", "list", "--data-root", str(root))
     assert listing.stdout.splitlines() == [f"1 datasets in {root}", "  local/hopper/random-v0"]
@@ -47,6 +48,23 @@ def test_unknown_dataset(tmp_path):
     result = run_cli("data", "info", "hopper-simple", data_root=tmp_path)
     assert_one_line_error(result, "hopper-simple (= mujoco/hopper/simple-v0)", "local datasets: none",
                           "not reachable", "no data of the project stands in for it")
+
+
+def test_reading_commands_refuse_a_store_that_is_not_there(tmp_path):
+    typo = tmp_path / "typo"
+    for command in (["data", "list"], ["data", "info", "hopper-random"]):
+        assert_one_line_error(run_cli(*command, "--data-root", str(typo)),
+                              f"dataset store {typo} (from --data-root) does not exist")
+        assert_one_line_error(run_cli(*command, data_root=typo),
+                              f"dataset store {typo} (from $MINARI_DATASETS_PATH) does not exist")
+    (tmp_path / "file").write_text("keep me")
+    assert_one_line_error(run_cli("data", "list", "--data-root", str(tmp_path / "file")),
+                          f"dataset store {tmp_path / 'file'} (from --data-root) is not a folder")
+    assert not typo.exists() and (tmp_path / "file").read_text() == "keep me"
+    # Minari's default store may be absent: it just has no datasets yet
+    listing = run_cli("data", "list", env={"HOME": str(tmp_path), "MINARI_DATASETS_PATH": ""})
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.splitlines() == [f"0 datasets in {tmp_path / '.minari' / 'datasets'}"]
 
 
 def test_spaces_differ(tmp_path):
@@ -86,7 +104,7 @@ def test_usage_errors_are_one_line(tmp_path):
     assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--steps", "-5", "--dataset-id", "a/b-v0"),
                           "--steps", "positive")
     assert_one_line_error(run_cli("data", "collect", "--env", "NoSuchEnv-v0", "--steps", "5", "--dataset-id", "a/b-v0",
-                                  data_root=tmp_path), "cannot make env NoSuchEnv-v0")
+                                  data_root=tmp_path), "unknown env NoSuchEnv-v0")
     assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--policy", "genius", "--dataset-id",
                                   "a/b-v0", data_root=tmp_path), "unknown policy 'genius'")
     assert_one_line_error(run_cli("data", "frobnicate"), "invalid choice")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from typing import Callable
 
@@ -28,7 +29,17 @@ def make_policy(name: str, env: gym.Env, seed: int) -> Policy:
     raise OffSimError(f"unknown policy '{name}'; available: {', '.join(POLICIES)}")
 
 
+def check_env_id(env_id: str) -> None:
+    """An OffSimError naming `env_id`, and the closest registered id, when Gymnasium has no such env."""
+    if ":" in env_id or env_id in gym.registry:  # `module:Env-vN` registers its env when gym.make imports it
+        return
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise OffSimError(f"unknown env {env_id}: no registered Gymnasium env has that id{hint}")
+
+
 def make_env(env_id: str) -> gym.Env:
+    check_env_id(env_id)
     try:
         return gym.make(env_id)
     except gym.error.Error as e:

@@ -181,6 +181,8 @@ class DatasetInfo:
     return_min: float
     return_max: float
     reference: ReferenceScores
+    algorithm: str = ""     # how the data was made, from the dataset's metadata
+    description: str = ""
 
     def lines(self) -> list[str]:
         ref = self.reference
@@ -195,7 +197,8 @@ class DatasetInfo:
             f"min {self.return_min:.1f}  max {self.return_max:.1f}",
             f"reference    random {ref.random:.1f}  expert {ref.expert:.1f}  ({ref.origin})",
             f"normalized   {float(ref.normalize(self.return_mean)):.1f}",
-        ]
+        ] + [f"{label:<12} {text}" for label, text in [("algorithm", self.algorithm),
+                                                       ("description", self.description)] if text]
 
 
 def describe(dataset: minari.MinariDataset) -> DatasetInfo:
@@ -213,4 +216,6 @@ def describe(dataset: minari.MinariDataset) -> DatasetInfo:
         return_min=float(returns.min()),
         return_max=float(returns.max()),
         reference=reference_scores(dataset.storage.metadata, env_id),
+        algorithm=dataset.storage.metadata.get("algorithm_name") or "",
+        description=dataset.storage.metadata.get("description") or "",
     )

@@ -29,7 +29,7 @@ LOG_STD_RANGE = (-5.0, 2.0)  # the clamp RLlib's squashed Gaussian applies to th
 
 @dataclass(frozen=True, eq=False)
 class ExpertPolicy:
-    """obs -> action in the env's box; deterministic (tanh of the mean) or with the policy's own noise."""
+    """obs -> action in the env's box: deterministic (tanh of the mean), or that plus fixed Gaussian noise."""
 
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
@@ -56,9 +56,10 @@ class ExpertPolicy:
     def mean_action(self, obs: np.ndarray) -> np.ndarray:
         return self._to_box(np.tanh(self._gaussian(obs)[0]))
 
-    def sample_action(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        mean, log_std = self._gaussian(obs)
-        return self._to_box(np.tanh(mean + np.exp(log_std) * rng.standard_normal(mean.shape, np.float32)))
+    def noisy_action(self, obs: np.ndarray, rng: np.random.Generator, noise_std: float) -> np.ndarray:
+        """The deterministic action plus N(0, noise_std²) per dimension in [-1, 1] units, clipped to the box."""
+        action = np.tanh(self._gaussian(obs)[0])
+        return self._to_box(action + noise_std * rng.standard_normal(action.shape, np.float32))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Atomic: written next to `path`, then renamed over it."""

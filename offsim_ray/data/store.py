@@ -65,6 +65,17 @@ class DatasetStore:
         root = data_root or os.environ.get("MINARI_DATASETS_PATH")
         return cls(Path(root) if root else Path.home() / ".minari" / "datasets")
 
+    @classmethod
+    def existing(cls, data_root: str | os.PathLike | None = None) -> DatasetStore:
+        """`from_env`, for commands that only read the store: a root named by `data_root` or by
+        $MINARI_DATASETS_PATH must be a folder (a typo is not an empty store); Minari's default may be absent."""
+        store = cls.from_env(data_root)
+        named_by = "--data-root" if data_root else "$MINARI_DATASETS_PATH"
+        if (data_root or os.environ.get("MINARI_DATASETS_PATH")) and not store.root.is_dir():
+            state = "is not a folder" if store.root.exists() else "does not exist"
+            raise OffSimError(f"dataset store {store.root} (from {named_by}) {state}")
+        return store
+
     def data_dir(self, dataset_id: str) -> Path:
         return self.root / dataset_id / "data"
 

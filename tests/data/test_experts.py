@@ -11,7 +11,7 @@ import pytest
 from offsim_ray.data import DatasetStore, describe, open_dataset
 from offsim_ray.data import datasets as datasets_module
 from offsim_ray.data.experts import SHIPPED, ExpertPolicy, expert_files
-from offsim_ray.data.make import make_datasets
+from offsim_ray.data.make import ACTION_NOISE_STD, make_datasets
 from offsim_ray.errors import OffSimError
 from tests.harness import assert_one_line_error, run_cli
 
@@ -33,10 +33,12 @@ def test_policy_file_round_trip(tmp_path):
     obs = np.random.default_rng(1).normal(size=(64, 11)).astype(np.float32)
     assert np.array_equal(loaded.mean_action(obs), policy.mean_action(obs))
     assert loaded.info == policy.info
-    noisy = loaded.sample_action(obs, np.random.default_rng(0))
+    mean = loaded.mean_action(obs)
+    noisy = loaded.noisy_action(obs, np.random.default_rng(0), 0.1)
     assert noisy.shape == (64, 3) and np.all(np.abs(noisy) <= 1.0)
-    assert not np.allclose(noisy, loaded.mean_action(obs))
-    assert np.array_equal(noisy, loaded.sample_action(obs, np.random.default_rng(0)))
+    inside = np.abs(mean) < 0.7  # away from the bounds the noise is not clipped
+    assert np.std((noisy - mean)[inside]) == pytest.approx(0.1, rel=0.25)
+    assert np.array_equal(noisy, loaded.noisy_action(obs, np.random.default_rng(0), 0.1))
     assert [p.name for p in tmp_path.iterdir()] == ["p.npz"]
 
 
@@ -84,6 +86,27 @@ def test_made_datasets_have_measured_reference_scores(made):
     assert info["random"].return_mean < info["medium"].return_mean < info["expert"].return_mean
 
 
+def test_made_expert_data_is_the_deterministic_expert_plus_small_noise(made):
+    store, datasets = made
+    dataset = next(d.dataset for d in datasets if d.level == "expert")
+    episodes = list(dataset.iterate_episodes())
+    obs = np.concatenate([e.observations[:-1] for e in episodes])
+    deterministic = ExpertPolicy.load(SHIPPED / "Hopper-v5" / "expert.npz").mean_action(obs)  # box [-1, 1]
+    noise = np.concatenate([e.actions for e in episodes]) - deterministic
+    inside = np.abs(deterministic) < 0.7  # away from the bounds the noise is not clipped
+    assert np.mean(noise[inside]) == pytest.approx(0.0, abs=0.01)
+    assert np.std(noise[inside]) == pytest.approx(ACTION_NOISE_STD, rel=0.05)
+    assert f"Gaussian noise of std {ACTION_NOISE_STD}" in describe(dataset).description
+
+
+def test_made_expert_data_returns_close_to_the_deterministic_expert(tmp_path):
+    # HalfCheetah never terminates: a short run measures what the noise costs, not whether a hop fell
+    [made] = make_datasets(DatasetStore(tmp_path), "HalfCheetah-v5", levels=("expert",), steps=2000, progress=False)
+    deterministic = ExpertPolicy.load(SHIPPED / "HalfCheetah-v5" / "expert.npz").info["card"]["expert"]["return_mean"]
+    info = describe(made.dataset)
+    assert info.episodes == 2 and info.return_mean >= 0.9 * deterministic
+
+
 def test_a_level_made_alone_equals_the_one_made_with_the_others(made, tmp_path):
     store, datasets = made
     alone = DatasetStore(tmp_path)
@@ -109,6 +132,8 @@ def test_existing_datasets_are_kept_unless_overwrite(made):
 def test_unknown_level_or_missing_experts(tmp_path):
     with pytest.raises(OffSimError, match="unknown dataset level simple"):
         make_datasets(DatasetStore(tmp_path), "Hopper-v5", levels=("simple",))
+    with pytest.raises(OffSimError, match="unknown env Hoper-v5: .*; did you mean Hopper-v5"):
+        make_datasets(DatasetStore(tmp_path), "Hoper-v5")
     with pytest.raises(OffSimError, match="no Ant-v5 experts in"):
         make_datasets(DatasetStore(tmp_path), "Ant-v5", experts=tmp_path)
     assert DatasetStore(tmp_path).ids() == []
@@ -140,15 +165,16 @@ def test_random_data_of_an_env_without_experts_is_collected_uniformly(tmp_path, 
 
 
 def test_data_make_command(tmp_path):
+    root = tmp_path / "new"  # data make creates the store
     made = run_cli("data", "make", "--env", "Hopper-v5", "--steps", "800", "--levels", "expert,random",
-                   "--no-progress", data_root=tmp_path)
+                   "--no-progress", data_root=root)
     assert made.returncode == 0, made.stderr
     assert "wrote local/hopper/expert-v0: 800 steps" in made.stdout
     assert "wrote local/hopper/random-v0: 800 steps" in made.stdout
     assert re.search(r"expert-v0: .* \(normalised 100\.0;", made.stdout)
     assert re.search(r"random-v0: .* \(normalised -?0\.0;", made.stdout)
     again = run_cli("data", "make", "--env", "Hopper-v5", "--steps", "800", "--levels", "expert", "--no-progress",
-                    data_root=tmp_path)
+                    data_root=root)
     assert "kept (exists; --overwrite replaces it) local/hopper/expert-v0" in again.stdout
 
 
@@ -161,6 +187,9 @@ def test_data_make_bad_input_is_one_line(tmp_path):
         (["--env", "Hopper-v5", "--experts", str(tmp_path / "none")], f"no Hopper-v5 experts in {tmp_path / 'none'}"),
         (["--env", "Walker2d-v5", "--experts", str(tmp_path / "experts")], "is a Hopper-v5 policy, not a Walker2d-v5"),
         (["--env", "Hopper-v5", "--steps", "0"], "--steps"),
+        (["--env", "Hoper-v5"],
+         "unknown env Hoper-v5: no registered Gymnasium env has that id; did you mean Hopper-v5?"),
+        (["--env", "NoSuchEnv-v0"], "unknown env NoSuchEnv-v0: no registered Gymnasium env has that id"),
     ]
     for flags, message in cases:
         assert_one_line_error(run_cli("data", "make", *flags, data_root=store), message)
