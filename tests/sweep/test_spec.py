@@ -88,7 +88,7 @@ def test_trial_key_changes_with_the_config_and_nothing_else():
     ({"trial": {"sim": {"beta": -2}}}, "invalid simulator config: beta=-2"),
     ({"trial": {"policy": {"gama": 0.9}}}, "unknown policy config keys: gama"),
     ({"trial": {"seed": 1}}, "unknown trial keys: seed"),
-    ({"trial": {"n": 0}}, "n must be positive"),
+    ({"trial": {"n": 0}}, "n=0 (must be positive)"),
     ({"resources": {"cpu": 0}}, "resources.cpu must be a positive number"),
     ({"resources": {"gpu": "one"}}, "resources.gpu must be a non-negative number"),
     ({"max_failures": -1}, "max_failures must be a non-negative integer"),
