@@ -108,3 +108,25 @@ def test_token_cluster_refuses_a_job_without_the_token_and_runs_one_with_it(toke
     assert (tidy["status"] == "finished").all() and sorted(tidy["algo"]) == ["bc", "sac"]
     assert tidy["node"].nunique() == 2  # each node ran a trial
     assert tidy["seconds"].max() < time.monotonic() - started
+
+
+def test_the_docker_cluster_files_start_every_ray_process_in_token_mode():
+    """The files the cluster test stands for: the launcher's containers and every RayJob pod (head,
+    workers, submitter) run with RAY_AUTH_MODE=token, the token from outside the repository."""
+    import yaml
+
+    launcher = yaml.safe_load((REPO / "docker" / "cluster.yaml").read_text())
+    assert "--env RAY_AUTH_MODE=token" in launcher["docker"]["run_options"]
+    token_path = next(o.split("=", 1)[1] for o in launcher["docker"]["run_options"] if "RAY_AUTH_TOKEN_PATH" in o)
+    assert any(token_path.startswith(mount) for mount in launcher["file_mounts"])
+    assert all(source.startswith("~") for source in launcher["file_mounts"].values())  # the user's machine
+    documents = yaml.safe_load_all((REPO / "docker" / "rayjob.yaml").read_text())
+    job = next(d for d in documents if d["kind"] == "RayJob")["spec"]
+    cluster = job["rayClusterSpec"]
+    pods = [job["submitterPodTemplate"], cluster["headGroupSpec"]["template"],
+            *(group["template"] for group in cluster["workerGroupSpecs"])]
+    for pod in pods:
+        for container in pod["spec"]["containers"]:
+            env = {item["name"]: item for item in container["env"]}
+            assert env["RAY_AUTH_MODE"]["value"] == "token", container["name"]
+            assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "offsim-ray-auth"
