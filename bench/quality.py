@@ -2,14 +2,18 @@
 mean ± std with the per-seed values, each method's ratio to the first one named, and the simulator's
 `sim/reward_rank` figures per dataset.
 
-A dataset is an expert id, or EXPERT+DIVERSE for a mix (OffSim+; BC trains on all its rows). A method is
+A dataset is an expert id, or EXPERT+DIVERSE for a mix (OffSim+; BC trains on all its rows); one that
+--data-root lacks is read from --made-root, where `offsim-ray data make` first makes the local/<task>/…
+data of its env if needed. The default grid is the 15 datasets of Hopper, HalfCheetah and Walker2d:
+expert, medium, expert+random, expert+medium, medium+random. A method is
 an algo (sac, bc, clare, mlirl, iqlearn, ddpg, ppo), or LABEL=ALGO:KEY=VALUE,... with trial-config
 overrides (`policy.expert_loss=nll`, `sim.margin=0`, `policy.iterations=200`). Each trial is one
 `offsim-ray train` run in its own directory under --out (a rerun skips finished trials); trials of one
 dataset and seed share their simulator fit (--out/simulators); --jobs trials run at once, each on one
 torch thread.
 
-    python bench/quality.py [--data-root ../shared/datasets] [--datasets ID|EXPERT+DIVERSE ...]
+    python bench/quality.py [--data-root ../shared/datasets] [--made-root bench-runs/data]
+                            [--datasets ID|EXPERT+DIVERSE ...]
                             [--methods sac bc LABEL=ALGO:KEY=VALUE,...] [--seeds 0 1 2] [--jobs 2]
                             [--preset quick] [--out bench-runs/quality]
 """
@@ -28,7 +32,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-DATASETS = ("bench/hopper/expert-v0", "bench/hopper/medium-v0", "bench/halfcheetah/expert-v0")
+MIXES = ("expert", "medium", "expert+random", "expert+medium", "medium+random")
+# the issue's grid: Hopper and HalfCheetah from the benchmark store, Walker2d made with the shipped experts
+DATASETS = tuple("+".join(f"{prefix}/{level}-v0" for level in mix.split("+"))
+                 for prefix in ("bench/hopper", "bench/halfcheetah", "local/walker2d") for mix in MIXES)
 RANK_KEYS = ("sim/reward_rank", "sim/reward_rank_expert", "sim/reward_rank_noise01", "sim/reward_rank_noise03",
              "sim/reward_rank_random")
 
@@ -45,13 +52,28 @@ def parse_method(text: str) -> tuple[str, str, dict]:
     return label, algo, overrides
 
 
+def data_root(args: argparse.Namespace, dataset_id: str) -> str:
+    """--data-root when it holds the dataset, else --made-root (data made by `offsim-ray data make`)."""
+    return args.data_root if (Path(args.data_root) / dataset_id).is_dir() else args.made_root
+
+
+def make_missing(args: argparse.Namespace, datasets: list[str]) -> None:
+    """`offsim-ray data make` into --made-root for each env whose local/<task>/… data is in neither store."""
+    envs = {"hopper": "Hopper-v5", "walker2d": "Walker2d-v5", "halfcheetah": "HalfCheetah-v5"}
+    missing = {part.split("/")[1] for dataset in datasets for part in dataset.split("+")
+               if part.startswith("local/") and not (Path(data_root(args, part)) / part).is_dir()}
+    for task in sorted(missing):
+        subprocess.run([sys.executable, "-m", "offsim_ray.cli", "data", "make", "--env", envs[task], "--data-root",
+                        args.made_root, "--offline", "--no-progress"], check=True)
+
+
 def run(args: argparse.Namespace, dataset: str, method: str, seed: int) -> dict:
     label, algo, overrides = parse_method(method)
     expert, _, diverse = dataset.partition("+")
     out = Path(args.out) / dataset.replace("/", "_").replace("+", "__") / f"{label}-{seed}"
     out.mkdir(parents=True, exist_ok=True)
     trial = {"expert": expert, "diverse": diverse or None, "algo": algo, "preset": args.preset, "seed": seed,
-             "out": str(out), "simulators": str(Path(args.out) / "simulators"), "data_root": args.data_root,
+             "out": str(out), "simulators": str(Path(args.out) / "simulators"), "data_root": data_root(args, expert),
              "offline": True, **overrides}
     (out / "bench-trial.yaml").write_text(yaml.safe_dump(trial))
     command = [sys.executable, "-m", "offsim_ray.cli", "train", str(out / "bench-trial.yaml"), "--no-progress"]
@@ -80,6 +102,8 @@ def save(path: Path, rows: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/datasets")
+    parser.add_argument("--made-root", default="bench-runs/data",
+                        help="store for datasets --data-root lacks, made there by `offsim-ray data make`")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--methods", nargs="+", default=["sac", "bc"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -88,6 +112,7 @@ def main() -> None:
     parser.add_argument("--out", default="bench-runs/quality")
     args = parser.parse_args()
     # the slowest first, so that two parallel jobs end together
+    make_missing(args, args.datasets)
     grid = [(d, m, s) for s in args.seeds for d in args.datasets for m in args.methods]
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda job: run(args, *job), grid))
