@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from offsim_ray.errors import OffSimError, check_device
-from offsim_ray.files import temp_file
+from offsim_ray.files import check_replaceable, read_jsonl, write_with
 from offsim_ray.policy.config import ALGORITHMS
 
 
@@ -106,19 +104,13 @@ def data_export(args: argparse.Namespace) -> None:
     if out.exists() and not args.overwrite:
         raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
     data = _training_data(args)
-    tmp = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_file(out.parent, f".{out.name}.", ".npz")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, obs=data.obs, action=data.action, next_obs=data.next_obs,
-                     terminated=data.terminated, truncated=data.truncated, source=data.source)
-        os.replace(tmp, out)
+        write_with(out, lambda tmp: np.savez(tmp, obs=data.obs, action=data.action, next_obs=data.next_obs,
+                                             terminated=data.terminated, truncated=data.truncated,
+                                             source=data.source))
     except OSError as e:
         raise OffSimError(f"cannot write {out}: {e.strerror or e}") from None
-    finally:
-        if tmp and os.path.exists(tmp):
-            os.remove(tmp)
     print(f"wrote {len(data)} transitions of {data.name} ({data.env_id}) -> {out}")
 
 
@@ -128,9 +120,7 @@ def fit(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
-    stale = out.with_name(f".{out.name}.replaced")
-    if stale.exists():
-        raise OffSimError(f"{stale} is left from an interrupted replacement of {out}; remove it, then fit again")
+    check_replaceable(out)
     if args.device:
         check_device(args.device, "--device")
     try:
@@ -165,13 +155,7 @@ def fit_report(args: argparse.Namespace) -> None:
         f"config       alpha {config.alpha}  nll_weight {config.nll_weight}  beta {config.beta}  "
         f"margin {config.margin_value:.4g}  hinge_on {config.hinge_on}  steps {config.warmup_steps}+{config.steps}",
     ]
-    history_file = Path(args.artifact) / "metrics.jsonl"
-    rows = []
-    for number, line in enumerate(history_file.read_text().splitlines() if history_file.exists() else [], 1):
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            raise OffSimError(f"{history_file}: line {number} is not JSON") from None
+    rows = read_jsonl(Path(args.artifact) / "metrics.jsonl", strict=True)
     if rows:
         lines += [f"{k:<24} {v:.4f}" for k, v in rows[-1].items() if k.startswith("sim/")]
     lines += [f"{k:<24} {v:.4f}" for k, v in {**simulator.reward_generalisation(), **simulator.reward_rank(),

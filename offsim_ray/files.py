@@ -1,11 +1,17 @@
-"""Temporary siblings for atomic writes (write there, then rename into place), with the modes the user's
-umask gives new files, not tempfile's private 0700/0600: several users and nodes share sweep storage."""
+"""Writes that never leave a half-written file or folder: write to a temporary sibling, then rename into
+place. New files and folders get the modes the user's umask gives, not tempfile's private 0700/0600:
+several users and nodes share sweep storage."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
+
+from offsim_ray.errors import OffSimError
 
 
 def _umask() -> int:
@@ -21,8 +27,62 @@ def temp_dir(parent: str | os.PathLike, prefix: str) -> Path:
     return path
 
 
-def temp_file(parent: str | os.PathLike, prefix: str, suffix: str = "") -> tuple[int, str]:
-    """(open descriptor, path) of a new empty file in `parent`, mode 0666 less the umask."""
-    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=parent)
-    os.chmod(path, 0o666 & ~_umask())
-    return fd, path
+def write_with(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """`write(tmp)` fills a temporary sibling of `path` (same suffix), which then replaces `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_with(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_json(path: str | os.PathLike, value) -> None:
+    write_text(path, json.dumps(value, indent=2))
+
+
+def read_jsonl(path: str | os.PathLike, strict: bool = False) -> list[dict]:
+    """The rows of a JSON-lines file (none if it does not exist). A line that is not JSON is skipped, as
+    one cut short by a kill, or with `strict` (a file written whole) an error naming it."""
+    path = Path(path)
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines() if path.exists() else [], 1):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            if strict:
+                raise OffSimError(f"{path}: line {number} is not JSON") from None
+    return rows
+
+
+def replaced_dir(target: Path) -> Path:
+    """Where `replace_dir` keeps the old `target` between its two renames."""
+    return target.with_name(f".{target.name}.replaced")
+
+
+def check_replaceable(target: Path) -> None:
+    """An error when a kill between `replace_dir`'s renames left the old `target` aside and no new one."""
+    aside = replaced_dir(target)
+    if aside.exists() and not target.exists():
+        raise OffSimError(f"{aside} holds the only copy of {target}, left by an interrupted replacement; "
+                          "move it back or remove it")
+
+
+def replace_dir(staged: Path, target: Path) -> None:
+    """Moves the complete folder `staged` to `target` by renames only; an existing `target` is moved
+    aside first and removed after, so a kill at any moment leaves the old folder or the new one."""
+    check_replaceable(target)
+    aside = replaced_dir(target)
+    shutil.rmtree(aside, ignore_errors=True)  # a new target is there: what a kill left aside is the old one
+    if target.exists():
+        os.replace(target, aside)
+    os.replace(staged, target)
+    shutil.rmtree(aside, ignore_errors=True)

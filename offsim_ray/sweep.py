@@ -13,7 +13,6 @@ had finished returns its stored metrics.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -23,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from offsim_ray.errors import OffSimError, read_json
+from offsim_ray.files import write_json
 from offsim_ray.spec import SweepSpec, dataset_names, parse_spec, trial_config, trial_key
 
 log = logging.getLogger("offsim_ray.sweep")
@@ -211,9 +211,7 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
                                    resume_errored=True)
     else:
         experiment.mkdir(parents=True)
-        tmp = experiment / f".{SWEEP_FILE}.tmp"
-        tmp.write_text(json.dumps(requested.to_dict(), indent=2))
-        os.replace(tmp, experiment / SWEEP_FILE)
+        write_json(experiment / SWEEP_FILE, requested.to_dict())
         tuner = tune.Tuner(
             _trainable(plan),
             param_space={axis: tune.grid_search(values) for axis, values in plan.spec.grid.items()},

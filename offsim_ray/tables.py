@@ -9,7 +9,6 @@ per row the best value is marked **bold** and the second best <u>underlined</u>.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import temp_file
+from offsim_ray.files import read_jsonl, write_with
 
 ENV_LABELS = {"hopper": "Hopper", "walker2d": "Walker2d", "halfcheetah": "Half-Cheetah"}
 ALGO_LABELS = {"sac": "SAC", "ddpg": "DDPG", "ppo": "PPO"}
@@ -39,21 +38,11 @@ def _dataset_label(label: str) -> str:
     return "-".join(part.capitalize() for part in label.split("-"))
 
 
-def _read_rows(path: Path) -> list[dict]:
-    rows = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            rows.append(json.loads(line))
-        except ValueError:  # a line cut short by a killed driver
-            continue
-    return rows
-
-
 def _tune_results(experiment: Path) -> dict[str, tuple[dict | None, bool]]:
     """trial key -> (last final result or None, whether Tune recorded an error), over Tune's trial folders."""
     found: dict[str, tuple[dict | None, bool]] = {}
     for trial_dir in sorted(p for p in experiment.iterdir() if (p / "params.json").is_file()):
-        rows = _read_rows(trial_dir / "result.json")
+        rows = read_jsonl(trial_dir / "result.json")  # a line cut short by a killed driver is skipped
         keyed = [row for row in rows if "trial/key" in row]
         if not keyed:
             continue
@@ -248,18 +237,6 @@ def status_line(trials: pd.DataFrame) -> str:
     return line
 
 
-def _write(path: Path, write) -> None:
-    """Writes through a temporary file in the same folder, then renames: never a half-written file."""
-    fd, tmp = temp_file(path.parent, f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_tables(trials: pd.DataFrame, out: str | os.PathLike) -> list[tuple[str, list[Table], Path]]:
     """For each sweep in `trials`: <sweep>-trials.parquet (tidy), <table>-<preset>.{parquet,csv} per
     table and <sweep>.md with all of them; returns (status line, tables, markdown path) per sweep."""
@@ -274,13 +251,13 @@ def write_tables(trials: pd.DataFrame, out: str | os.PathLike) -> list[tuple[str
         preset = rows["preset"].iloc[0]
         tables = build_tables(rows)
         status = status_line(rows)
-        _write(out / f"{sweep}-trials.parquet", lambda p: rows.to_parquet(p, index=False))
+        write_with(out / f"{sweep}-trials.parquet", lambda p: rows.to_parquet(p, index=False))
         for table in tables:
             flat = table.frame.reset_index()
-            _write(out / f"{table.name}-{preset}.parquet", lambda p: flat.to_parquet(p, index=False))
-            _write(out / f"{table.name}-{preset}.csv", lambda p: flat.to_csv(p, index=False))
+            write_with(out / f"{table.name}-{preset}.parquet", lambda p: flat.to_parquet(p, index=False))
+            write_with(out / f"{table.name}-{preset}.csv", lambda p: flat.to_csv(p, index=False))
         text = "\n\n".join([f"_{status}_"] + [t.markdown() for t in tables]) + "\n"
         markdown = out / f"{sweep}.md"
-        _write(markdown, lambda p: Path(p).write_text(text))
+        write_with(markdown, lambda p: Path(p).write_text(text))
         written.append((status, tables, markdown))
     return written

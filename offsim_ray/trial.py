@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from offsim_ray.data.store import exclusive
 from offsim_ray.errors import OffSimError, check_device, check_fields, check_types, known_fields, read_json
+from offsim_ray.files import write_json
 from offsim_ray.policy.config import BASELINES, MODEL_BASED, PolicyConfig
 from offsim_ray.policy.config import preset as policy_preset
 from offsim_ray.simulator.config import SimConfig
@@ -109,12 +109,6 @@ class TrialConfig:
         if missing:
             raise OffSimError(f"trial config needs {' and '.join(missing)}")
         return cls(**d)
-
-
-def _write_json(path: Path, value: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    os.replace(tmp, path)
 
 
 def _identity(resolved: dict) -> dict:
@@ -238,7 +232,7 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     data = training_transitions(config.expert, config.diverse, config.n, config.sim_config().seed, store,
                                 drop_nonfinite=config.drop_nonfinite, download=not config.offline)
     reference = dataset_reference(config.expert, store, download=not config.offline)
-    _write_json(out / "trial.json", resolved)  # once the data is known good: a refused trial leaves nothing
+    write_json(out / "trial.json", resolved)  # once the data is known good: a refused trial leaves nothing
     low, high = action_bounds(data)
     metrics: dict = {}
     if policy_config.algo == "bc":
@@ -271,7 +265,7 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     metrics.update({"eval/reference_random": reference.random, "eval/reference_expert": reference.expert,
                     "trial/seconds": time.perf_counter() - started, "trial/algo": policy_config.algo,
                     "trial/env_id": data.env_id, "trial/seed": config.seed})
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     if progress:
         print(f"{config.algo} on {data.name}: real-env return {metrics['eval/return_mean']:.1f} "
               f"± {metrics['eval/return_std']:.1f}, normalised score {metrics['eval/normalized_score']:.1f}",

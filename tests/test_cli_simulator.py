@@ -73,13 +73,13 @@ def test_existing_output_is_kept(cli_artifact, store):
     assert (cli_artifact / "weights.pt").read_bytes() == before
 
 
-def test_a_stale_replacement_is_named_before_the_fit(cli_artifact, store, tmp_path):
-    artifact = shutil.copytree(cli_artifact, tmp_path / "sim")
+def test_an_interrupted_replacement_is_named_before_the_fit(store, tmp_path):
+    """A kill between the renames of `fit --overwrite` left the old artifact aside and none in place."""
     (tmp_path / ".sim.replaced").mkdir()
     result = run_cli("fit", "--expert", "hopper-random", "--n", "500", "--preset", "smoke", "--out",
-                     str(artifact), "--overwrite", data_root=store.root)
-    assert_one_line_error(result, f"{tmp_path / '.sim.replaced'} is left from an interrupted replacement")
-    assert (artifact / "weights.pt").read_bytes() == (cli_artifact / "weights.pt").read_bytes()
+                     str(tmp_path / "sim"), "--overwrite", data_root=store.root)
+    assert_one_line_error(result, f"{tmp_path / '.sim.replaced'} holds the only copy of {tmp_path / 'sim'}")
+    assert (tmp_path / ".sim.replaced").is_dir() and not (tmp_path / "sim").exists()
 
 
 def test_fit_report_names_a_bad_line_of_the_fit_history(cli_artifact, tmp_path):

@@ -11,7 +11,6 @@ Shipped experts live in `expert_weights/<env id>/` inside this package: `expert.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import temp_file
+from offsim_ray.files import write_with
 
 SHIPPED = Path(__file__).parent / "expert_weights"
 LEVELS = ("expert", "medium")
@@ -66,12 +65,7 @@ class ExpertPolicy:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"w{i}": w for i, w in enumerate(self.weights)} | {f"b{i}": b for i, b in enumerate(self.biases)}
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, info=np.array(json.dumps(self.info)), **arrays)
-        fd, tmp = temp_file(path.parent, f".{path.name}.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getvalue())
-        os.replace(tmp, path)
+        write_with(path, lambda tmp: np.savez_compressed(tmp, info=np.array(json.dumps(self.info)), **arrays))
         return path
 
     @classmethod

@@ -6,7 +6,6 @@ import fcntl
 import os
 import shutil
 import socket
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Iterator
 import minari
 
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import temp_dir
+from offsim_ray.files import replace_dir, temp_dir
 
 DEFAULT_REMOTE = "hf://farama-minari"
 REMOTE_HOSTS = {"hf": "huggingface.co", "gcp": "storage.googleapis.com"}
@@ -156,13 +155,7 @@ class DatasetStore:
                 shutil.copy2(namespace_file, target)
         final = self.root / dataset_id
         final.parent.mkdir(parents=True, exist_ok=True)
-        replaced = None
-        if final.exists():
-            replaced = final.with_name(f".replaced-{final.name}-{uuid.uuid4().hex[:8]}")
-            os.replace(final, replaced)
-        os.replace(stage / dataset_id, final)
-        if replaced is not None:
-            shutil.rmtree(replaced)
+        replace_dir(stage / dataset_id, final)
 
 
 @contextmanager

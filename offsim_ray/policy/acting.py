@@ -19,7 +19,7 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 
 from offsim_ray.data.scores import ReferenceScores
 from offsim_ray.errors import OffSimError, read_json
-from offsim_ray.files import temp_dir
+from offsim_ray.files import replace_dir, temp_dir
 
 
 class Policy:
@@ -50,9 +50,7 @@ class Policy:
         try:
             self.module.save_to_path(str(tmp / "module"))
             (tmp / "policy.json").write_text(json.dumps(self.info, indent=2))
-            if directory.exists():
-                shutil.rmtree(directory)
-            os.replace(tmp, directory)
+            replace_dir(tmp, directory)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return directory

@@ -30,6 +30,7 @@ from torch import nn
 from offsim_ray.data.collect import run_episodes
 from offsim_ray.data.experts import ExpertPolicy
 from offsim_ray.errors import OffSimError
+from offsim_ray.files import write_json
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import ExpertConfig
 from offsim_ray.policy.offline import ActorCritic, Batch, floats
@@ -73,9 +74,7 @@ def _check_config(config: ExpertConfig, workdir: Path) -> None:
         if changed:
             raise OffSimError(f"{workdir} holds an expert run with other settings ({', '.join(changed)} differ); "
                               "use another --out or the same settings")
-    tmp = workdir / ".config.json"
-    tmp.write_text(json.dumps(config.to_dict(), indent=2))
-    os.replace(tmp, path)
+    write_json(path, config.to_dict())
 
 
 class RealEnv:
@@ -245,9 +244,7 @@ def write_card(config: ExpertConfig, workdir: Path, seconds: float, progress: bo
     for level, policy in (("expert", expert), ("medium", medium)):
         ExpertPolicy(policy.weights, policy.biases, {**policy.info, "level": level, "card": card}).save(
             workdir / f"{level}.npz")
-    tmp = workdir / ".card.json"
-    tmp.write_text(json.dumps(card, indent=2))
-    os.replace(tmp, workdir / "card.json")
+    write_json(workdir / "card.json", card)
     if progress:
         print(f"expert {config.env} (after {expert_steps} steps): return {card['expert']['return_mean']:.1f} "
               f"± {card['expert']['return_std']:.1f}; "

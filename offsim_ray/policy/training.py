@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
-from offsim_ray.files import temp_dir
+from offsim_ray.files import read_jsonl, replace_dir, replaced_dir, temp_dir, write_json
 from offsim_ray.policy.config import PolicyConfig
 
 LEARNER_KEYS = ("actor_loss", "critic_loss", "expert_penalty", "alpha", "q_mean", "policy_loss", "vf_loss",
@@ -55,13 +55,7 @@ def ensure_ray() -> None:
 
 def read_progress(workdir: Path) -> list[dict]:
     """The rows of progress.jsonl; a line cut short by a kill is skipped."""
-    rows = []
-    for line in (workdir / "progress.jsonl").read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    return read_jsonl(workdir / "progress.jsonl")
 
 
 class ProgressLog:
@@ -101,14 +95,8 @@ def save_checkpoint(workdir: Path, name: str, iteration: int, write) -> None:
     tmp = temp_dir(workdir, f".{name}.")
     try:
         write(tmp)
-        target, previous = workdir / name, workdir / f".{name}.previous"
-        if target.exists():
-            os.replace(target, previous)
-        os.replace(tmp, target)
-        shutil.rmtree(previous, ignore_errors=True)
-        progress = workdir / ".progress.json"
-        progress.write_text(json.dumps({"iteration": iteration}))
-        os.replace(progress, workdir / "progress.json")
+        replace_dir(tmp, workdir / name)
+        write_json(workdir / "progress.json", {"iteration": iteration})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -116,8 +104,8 @@ def save_checkpoint(workdir: Path, name: str, iteration: int, write) -> None:
 def saved_iteration(workdir: Path, name: str) -> int:
     """Iterations done at the checkpoint `workdir/name` (0 without one); one left between the two renames
     of `save_checkpoint` by a kill is put back first."""
-    if not (workdir / name).exists() and (workdir / f".{name}.previous").exists():
-        os.replace(workdir / f".{name}.previous", workdir / name)
+    if not (workdir / name).exists() and replaced_dir(workdir / name).exists():
+        os.replace(replaced_dir(workdir / name), workdir / name)
     if (workdir / name).exists() and (workdir / "progress.json").exists():
         return json.loads((workdir / "progress.json").read_text())["iteration"]
     return 0

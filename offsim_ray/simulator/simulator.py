@@ -21,7 +21,7 @@ import torch
 
 from offsim_ray.data.transitions import DIVERSE, EXPERT, NormStats, Transitions, check_compatible
 from offsim_ray.errors import OffSimError, read_json
-from offsim_ray.files import temp_dir
+from offsim_ray.files import replace_dir, temp_dir
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
 
@@ -194,13 +194,7 @@ class Simulator:
                      terminated=d.terminated, truncated=d.truncated, source=d.source, holdout=self.holdout)
             (tmp / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in history))
             _write_tensorboard(tmp / "tensorboard", history)
-            if out.exists():
-                replaced = out.with_name(f".{out.name}.replaced")
-                os.replace(out, replaced)
-                os.replace(tmp, out)
-                shutil.rmtree(replaced)
-            else:
-                os.replace(tmp, out)
+            replace_dir(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return out

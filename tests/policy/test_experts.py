@@ -90,12 +90,12 @@ def test_expert_training_survives_a_kill_and_writes_expert_and_medium(tmp_path):
     assert f"return {card['expert']['return_mean']:.1f}" in result.stdout
 
     # a kill between the two renames of a checkpoint leaves the previous one, which a rerun picks up
-    os.replace(out / "checkpoint", out / ".checkpoint.previous")
+    os.replace(out / "checkpoint", out / ".checkpoint.replaced")
     longer = run_cli("experts", "train", *TINY, "--out", str(out), "--steps", "800", timeout=400)
     assert longer.returncode == 0, longer.stderr[-2000:]
     assert "resuming expert Hopper-v5 from iteration 3" in longer.stderr
     assert json.loads((out / "card.json").read_text())["env_steps"] == 800
-    assert not (out / ".checkpoint.previous").exists()
+    assert not (out / ".checkpoint.replaced").exists()
 
     # a smaller budget trains no more: the card is written from the snapshots within it
     shorter = run_cli("experts", "train", *TINY, "--out", str(out), "--steps", "400", timeout=400)
