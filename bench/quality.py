@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from offsim_ray.files import read_jsonl, write_text
+
 MIXES = ("expert", "medium", "expert+random", "expert+medium", "medium+random")
 # the issue's grid: Hopper and HalfCheetah from the benchmark store, Walker2d made with the shipped experts
 DATASETS = tuple("+".join(f"{prefix}/{level}-v0" for level in mix.split("+"))
@@ -91,12 +93,10 @@ def run(args: argparse.Namespace, dataset: str, method: str, seed: int) -> dict:
 def save(path: Path, rows: list[dict]) -> None:
     """Merge rows into the results file, a later row replacing an earlier one of the same trial."""
     key = lambda row: (row["dataset"], row["method"], row["seed"])  # noqa: E731
-    earlier = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    earlier = read_jsonl(path)
     merged = {key(row): row for row in earlier + rows}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in merged.values()))
-    tmp.replace(path)
+    write_text(path, "".join(json.dumps(row) + "\n" for row in merged.values()))
 
 
 def main() -> None:

@@ -12,6 +12,9 @@ import numpy as np
 from offsim_ray.errors import OffSimError, check_device
 from offsim_ray.files import check_replaceable, read_jsonl, write_with
 from offsim_ray.policy.config import ALGORITHMS
+from offsim_ray.simulator.config import PRESETS as SIM_PRESETS
+
+PRESETS = tuple(SIM_PRESETS)  # smoke | quick | paper, the simulator's and the policy's alike
 
 
 class _Parser(argparse.ArgumentParser):
@@ -407,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("fit", parents=[training_data], help="fit an OffSim (or, with --diverse, OffSim+) simulator")
     p.add_argument("--out", required=True, help="artifact directory to write")
-    p.add_argument("--preset", default="quick", help="smoke | quick | paper")
+    p.add_argument("--preset", choices=PRESETS, default="quick", help="fit budgets (default quick)")
     p.add_argument("--alpha", type=float, help="entropy weight of eq. (3)")
     p.add_argument("--beta", type=float, help="hinge weight of eq. (8)")
     p.add_argument("--nll-weight", type=float, help="weight of the NLL anchor in the transition step")
@@ -442,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expert", help="expert dataset id or alias")
     p.add_argument("--diverse", help="diverse dataset id or alias (OffSim+)")
     p.add_argument("--algo", choices=ALGORITHMS, help="policy algorithm (default sac)")
-    p.add_argument("--preset", choices=["smoke", "quick", "paper"], help="budgets (default quick)")
+    p.add_argument("--preset", choices=PRESETS, help="budgets (default quick)")
     p.add_argument("--seed", type=int)
     p.add_argument("--n", type=_positive_int, help="transitions to fit on (default 20000)")
     p.add_argument("--out", help="trial directory: simulator, checkpoints, policy, metrics.json")
@@ -480,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=experts_list)
 
     sweeping = argparse.ArgumentParser(add_help=False, parents=[common])
-    sweeping.add_argument("--preset", choices=["smoke", "quick", "paper"], default="quick",
+    sweeping.add_argument("--preset", choices=PRESETS, default="quick",
                           help="budgets and grid of the spec (default quick)")
     sweeping.add_argument("--storage", default="~/ray_results",
                           help="folder for the sweep, its trials and simulators; on a cluster, one every "

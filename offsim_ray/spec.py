@@ -25,11 +25,12 @@ from pathlib import Path
 from offsim_ray.data.datasets import TASK_ENVS
 from offsim_ray.errors import OffSimError
 from offsim_ray.policy.config import ALGORITHMS
+from offsim_ray.simulator.config import PRESETS as SIM_PRESETS
 from offsim_ray.trial import TrialConfig
 
 LEVELS = ("expert", "medium", "simple", "random")
 TABLES = ("table1", "table2", "table3", "table4")
-PRESET_NAMES = ("smoke", "quick", "paper")
+PRESET_NAMES = tuple(SIM_PRESETS)  # smoke | quick | paper, the simulator's and the policy's alike
 _DATASET = re.compile(rf"({'|'.join(LEVELS)})(?:-({'|'.join(LEVELS)}))?")
 
 

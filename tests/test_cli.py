@@ -108,6 +108,8 @@ def test_usage_errors_are_one_line(tmp_path):
     assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--policy", "genius", "--dataset-id",
                                   "a/b-v0", data_root=tmp_path), "unknown policy 'genius'")
     assert_one_line_error(run_cli("data", "frobnicate"), "invalid choice")
+    assert_one_line_error(run_cli("fit", "--expert", "hopper-random", "--out", str(tmp_path / "s"), "--preset",
+                                  "huge"), "invalid choice: 'huge' (choose from 'smoke', 'quick', 'paper')")
 
 
 def test_export_keeps_a_file_it_did_not_make(store, tmp_path):
