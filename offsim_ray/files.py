@@ -86,3 +86,13 @@ def replace_dir(staged: Path, target: Path) -> None:
         os.replace(target, aside)
     os.replace(staged, target)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def write_dir(target: Path, fill: Callable[[Path], None]) -> None:
+    """`fill(folder)` fills a new folder beside `target`, which then replaces `target` (`replace_dir`)."""
+    staged = temp_dir(target.parent, f".{target.name}.")
+    try:
+        fill(staged)
+        replace_dir(staged, target)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)

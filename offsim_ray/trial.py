@@ -207,10 +207,13 @@ def run_trial(config: TrialConfig, progress: bool = True, report=None, overwrite
     `overwrite` first removes what the trial folder holds, starting the trial afresh."""
     out = Path(config.out)
     with exclusive(out / ".lock"):
-        if overwrite:
-            for entry in out.iterdir():
-                if entry.name != ".lock":
-                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        for entry in out.iterdir() if overwrite else ():
+            if entry.name == ".lock":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
         return _run_trial(config, out, progress, report)
 
 

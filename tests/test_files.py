@@ -7,7 +7,7 @@ import os
 import pytest
 
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import read_jsonl, replace_dir, replaced_dir, temp_dir, write_json, write_with
+from offsim_ray.files import read_jsonl, replace_dir, replaced_dir, temp_dir, write_dir, write_json, write_with
 
 
 def _umask() -> int:
@@ -58,3 +58,16 @@ def test_replacing_a_folder_swaps_it_whole_and_clears_what_a_kill_left(tmp_path)
     with pytest.raises(OffSimError, match="holds the only copy"):
         replace_dir(temp_dir(tmp_path, ".artifact."), target)
     assert replaced_dir(target).is_dir()
+
+
+def test_a_folder_whose_filling_fails_leaves_the_old_one_and_no_temporary(tmp_path):
+    target = tmp_path / "checkpoint"
+    write_dir(target, lambda folder: (folder / "state").write_text("1"))
+
+    def fail(folder) -> None:
+        (folder / "state").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_dir(target, fail)
+    assert (target / "state").read_text() == "1" and sorted(os.listdir(tmp_path)) == ["checkpoint"]

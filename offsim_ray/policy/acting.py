@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 
 from offsim_ray.data.scores import ReferenceScores
 from offsim_ray.errors import OffSimError, read_json
-from offsim_ray.files import replace_dir, temp_dir
+from offsim_ray.files import write_dir
 
 
 class Policy:
@@ -46,13 +45,12 @@ class Policy:
     def save(self, directory: str | os.PathLike) -> Path:
         directory = Path(directory).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
         directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_dir(directory.parent, f".{directory.name}.")
-        try:
-            self.module.save_to_path(str(tmp / "module"))
-            (tmp / "policy.json").write_text(json.dumps(self.info, indent=2))
-            replace_dir(tmp, directory)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+        def fill(folder: Path) -> None:
+            self.module.save_to_path(str(folder / "module"))
+            (folder / "policy.json").write_text(json.dumps(self.info, indent=2))
+
+        write_dir(directory, fill)
         return directory
 
     @classmethod

@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
-from offsim_ray.files import read_jsonl, replace_dir, replaced_dir, temp_dir, write_json
+from offsim_ray.files import read_jsonl, replaced_dir, write_dir, write_json
 from offsim_ray.policy.config import PolicyConfig
 
 LEARNER_KEYS = ("actor_loss", "critic_loss", "expert_penalty", "alpha", "q_mean", "policy_loss", "vf_loss",
@@ -92,13 +91,8 @@ class ProgressLog:
 def save_checkpoint(workdir: Path, name: str, iteration: int, write) -> None:
     """`write(folder)` fills a fresh folder that then replaces `workdir/name` by renames only, so a kill
     at any moment leaves one whole checkpoint; progress.json records `iteration` after it."""
-    tmp = temp_dir(workdir, f".{name}.")
-    try:
-        write(tmp)
-        replace_dir(tmp, workdir / name)
-        write_json(workdir / "progress.json", {"iteration": iteration})
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_dir(workdir / name, write)
+    write_json(workdir / "progress.json", {"iteration": iteration})
 
 
 def saved_iteration(workdir: Path, name: str) -> int:

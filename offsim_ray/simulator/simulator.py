@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ import torch
 
 from offsim_ray.data.transitions import DIVERSE, EXPERT, NormStats, Transitions, check_compatible
 from offsim_ray.errors import OffSimError, read_json
-from offsim_ray.files import replace_dir, temp_dir
+from offsim_ray.files import write_dir
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
 
@@ -167,36 +166,35 @@ class Simulator:
         out = Path(out)
         if out.exists() and not overwrite:
             raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
+        d = self.data
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "env_id": d.env_id,
+            "obs_dim": d.obs_dim,
+            "action_dim": d.action_dim,
+            "fingerprint": self.fingerprint,
+            "dataset_ids": list(d.dataset_ids),
+            "action_low": self.action_low,
+            "action_high": self.action_high,
+            "fit_seconds": round(self.fit_seconds, 3),
+            "config": self.config.to_dict(),
+        }
+
+        def fill(folder: Path) -> None:
+            (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+            (folder / "norm.json").write_text(json.dumps(d.normalization().to_dict()))
+            torch.save({"transition": self.transition.state_dict(), "reward": self.reward.state_dict()},
+                       folder / "weights.pt")
+            np.savez(folder / "data.npz", obs=d.obs, action=d.action, next_obs=d.next_obs,
+                     terminated=d.terminated, truncated=d.truncated, source=d.source, holdout=self.holdout)
+            (folder / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in history))
+            _write_tensorboard(folder / "tensorboard", history)
+
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temp_dir(out.parent, f".{out.name}.")
+            write_dir(out, fill)
         except OSError as e:
             raise OffSimError(f"cannot write the artifact to {out}: {e.strerror or e}") from None
-        try:
-            d = self.data
-            meta = {
-                "format_version": FORMAT_VERSION,
-                "env_id": d.env_id,
-                "obs_dim": d.obs_dim,
-                "action_dim": d.action_dim,
-                "fingerprint": self.fingerprint,
-                "dataset_ids": list(d.dataset_ids),
-                "action_low": self.action_low,
-                "action_high": self.action_high,
-                "fit_seconds": round(self.fit_seconds, 3),
-                "config": self.config.to_dict(),
-            }
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-            (tmp / "norm.json").write_text(json.dumps(d.normalization().to_dict()))
-            torch.save({"transition": self.transition.state_dict(), "reward": self.reward.state_dict()},
-                       tmp / "weights.pt")
-            np.savez(tmp / "data.npz", obs=d.obs, action=d.action, next_obs=d.next_obs,
-                     terminated=d.terminated, truncated=d.truncated, source=d.source, holdout=self.holdout)
-            (tmp / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in history))
-            _write_tensorboard(tmp / "tensorboard", history)
-            replace_dir(tmp, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return out
 
     @classmethod
