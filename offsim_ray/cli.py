@@ -13,6 +13,7 @@ from offsim_ray.errors import OffSimError, check_device
 from offsim_ray.files import check_replaceable, read_jsonl, write_with
 from offsim_ray.policy.config import ALGORITHMS
 from offsim_ray.simulator.config import PRESETS as SIM_PRESETS
+from offsim_ray.threads import DEFAULT_THREADS, note_if_busy, set_threads
 
 PRESETS = tuple(SIM_PRESETS)  # smoke | quick | paper, the simulator's and the policy's alike
 
@@ -138,6 +139,7 @@ def fit(args: argparse.Namespace) -> None:
     kind = "OffSim+" if args.diverse else "OffSim"
     print(f"fitting {kind} on {len(data)} transitions of {data.name} ({data.env_id}), preset {args.preset}",
           file=sys.stderr)
+    note_if_busy()
     simulator, history = fit_simulator(data, config, progress=not args.no_progress)
     simulator.save(out, history, overwrite=args.overwrite)
     last = history[-1] if history else {}
@@ -270,6 +272,7 @@ def experts_train(args: argparse.Namespace) -> None:
     except OSError as e:
         raise OffSimError(f"cannot create {args.out}: {e.strerror or e}") from None
     _quiet_ray()
+    note_if_busy()
     card = train_expert(config, args.out, progress=not args.no_progress)
     print(f"wrote {Path(args.out) / 'expert.npz'} (return {card['expert']['return_mean']:.1f}) and "
           f"{Path(args.out) / 'medium.npz'} (return {card['medium']['return_mean']:.1f})")
@@ -364,10 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-root", help="Minari store (default: $MINARI_DATASETS_PATH or ~/.minari/datasets)")
     common.add_argument("--offline", action="store_true", help="never try the Minari remote")
 
+    compute = argparse.ArgumentParser(add_help=False)
+    compute.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
+                         help=f"torch intra-op threads (default {DEFAULT_THREADS}: see docs/benchmarks.md, Threads)")
+
     data = commands.add_parser("data", help="offline datasets: collect, list, inspect, export")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
 
-    p = data_commands.add_parser("collect", parents=[common], help="roll a policy in the real env into a Minari dataset")
+    p = data_commands.add_parser("collect", parents=[common, compute], help="roll a policy in the real env into a Minari dataset")
     p.add_argument("--env", required=True, help="Gymnasium env id, e.g. Hopper-v5")
     p.add_argument("--policy", default="random", help="policy to roll out (random)")
     p.add_argument("--steps", type=_positive_int, default=20_000, help="env steps to collect")
@@ -377,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=data_collect)
 
-    p = data_commands.add_parser("make", parents=[common],
+    p = data_commands.add_parser("make", parents=[common, compute],
                                  help="make expert, medium and random datasets of an env from expert policies")
     p.add_argument("--env", required=True, help="Gymnasium env id, e.g. Hopper-v5")
     p.add_argument("--experts", help="folder with expert.npz and medium.npz (from `offsim-ray experts train`), "
@@ -408,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.set_defaults(func=data_export)
 
-    p = commands.add_parser("fit", parents=[training_data], help="fit an OffSim (or, with --diverse, OffSim+) simulator")
+    p = commands.add_parser("fit", parents=[training_data, compute], help="fit an OffSim (or, with --diverse, OffSim+) simulator")
     p.add_argument("--out", required=True, help="artifact directory to write")
     p.add_argument("--preset", choices=PRESETS, default="quick", help="fit budgets (default quick)")
     p.add_argument("--alpha", type=float, help="entropy weight of eq. (3)")
@@ -439,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--termination", action="store_true", help="apply the task's termination function")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=rollout)
-    p = commands.add_parser("train", parents=[common],
+    p = commands.add_parser("train", parents=[common, compute],
                             help="fit a simulator, train a policy in it, evaluate it in the real env")
     p.add_argument("config", nargs="?", help="YAML file of trial config keys (flags override it)")
     p.add_argument("--expert", help="expert dataset id or alias")
@@ -464,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     experts = commands.add_parser("experts", help="expert policies for making datasets")
     experts_commands = experts.add_subparsers(dest="experts_command", required=True, parser_class=_Parser)
-    p = experts_commands.add_parser("train", help="train an expert with SAC in the real env (resumes DIR)")
+    p = experts_commands.add_parser("train", parents=[compute], help="train an expert with SAC in the real env (resumes DIR)")
     p.add_argument("--env", required=True, help="Gymnasium env id, e.g. Hopper-v5")
     p.add_argument("--out", required=True, help="run directory: checkpoints, snapshots, expert.npz, medium.npz")
     p.add_argument("--steps", type=_positive_int, help="env-step budget after the warm-up (default 1000000); "
@@ -517,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="offsim-ray: %(message)s", stream=sys.stderr)
     try:
+        if hasattr(args, "threads"):
+            set_threads(args.threads)
         args.func(args)
     except OffSimError as e:
         print(f"offsim-ray: error: {e}", file=sys.stderr)

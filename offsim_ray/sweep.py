@@ -24,6 +24,7 @@ from pathlib import Path
 from offsim_ray.errors import OffSimError, read_json
 from offsim_ray.files import write_json
 from offsim_ray.spec import SweepSpec, dataset_names, parse_spec, trial_config, trial_key
+from offsim_ray.threads import set_threads
 
 log = logging.getLogger("offsim_ray.sweep")
 SWEEP_FILE = "sweep.json"
@@ -71,12 +72,11 @@ def load_plan(experiment: Path) -> SweepPlan:
 def offsim_trial(params: dict, plan: SweepPlan) -> None:
     """The Tune trainable: one grid point through run_trial, each policy iteration reported to Tune."""
     import ray
-    import torch
     from ray import tune
 
     from offsim_ray.trial import run_trial
 
-    torch.set_num_threads(max(1, int(plan.spec.resources.cpu)))
+    set_threads(max(1, int(plan.spec.resources.cpu)))
     point = {axis: params[axis] for axis in plan.spec.grid}
     key, config = plan.trial(point, "cuda" if ray.get_gpu_ids() else "cpu")
     context = {"trial/key": key, "trial/node": ray.get_runtime_context().get_node_id()}

@@ -31,6 +31,7 @@ from offsim_ray.policy.config import BASELINES, MODEL_BASED, PolicyConfig
 from offsim_ray.policy.config import preset as policy_preset
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.config import preset as sim_preset
+from offsim_ray.threads import note_if_busy
 
 
 PATH_FIELDS = ("out", "artifact", "simulators", "data_root")
@@ -218,6 +219,8 @@ def run_trial(config: TrialConfig, progress: bool = True, report=None, overwrite
 
 
 def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
+    import torch
+
     from offsim_ray.data import DatasetStore, dataset_reference, training_transitions
     from offsim_ray.evaluation import evaluate
     from offsim_ray.policy.acting import Policy
@@ -236,6 +239,8 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
                                 drop_nonfinite=config.drop_nonfinite, download=not config.offline)
     reference = dataset_reference(config.expert, store, download=not config.offline)
     write_json(out / "trial.json", resolved)  # once the data is known good: a refused trial leaves nothing
+    if progress:
+        note_if_busy()
     low, high = action_bounds(data)
     metrics: dict = {}
     if policy_config.algo == "bc":
@@ -266,7 +271,8 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
                           policy_config.eval_episodes, seed=config.seed)
     metrics.update(evaluation.metrics())
     metrics.update({"eval/reference_random": reference.random, "eval/reference_expert": reference.expert,
-                    "trial/seconds": time.perf_counter() - started, "trial/algo": policy_config.algo,
+                    "trial/seconds": time.perf_counter() - started, "trial/threads": torch.get_num_threads(),
+                    "trial/algo": policy_config.algo,
                     "trial/env_id": data.env_id, "trial/seed": config.seed})
     write_json(out / "metrics.json", metrics)
     if progress:
