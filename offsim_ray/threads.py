@@ -9,6 +9,7 @@ import os
 import sys
 
 DEFAULT_THREADS = 1
+_noted = False
 
 
 def set_threads(threads: int) -> None:
@@ -18,12 +19,15 @@ def set_threads(threads: int) -> None:
 
 
 def note_if_busy() -> None:
-    """One line on stderr when the last minute's load plus this process's threads exceed the cores."""
+    """One line on stderr, once a process, when the last minute's load plus this process's threads exceed the
+    cores. Called where the heavy work starts, after every check of the input: a refused input gets its one line."""
     import torch
 
+    global _noted
     cores, threads = os.cpu_count() or 1, torch.get_num_threads()
     load = os.getloadavg()[0]
-    if load + threads > cores + 0.5:
+    if load + threads > cores + 0.5 and not _noted:
+        _noted = True
         print(f"offsim-ray: note: load average {load:.1f} on {cores} cores before this run's {threads} torch "
               f"thread{'s' if threads > 1 else ''}: it shares its cores and runs slower; --threads sets them",
               file=sys.stderr)

@@ -150,6 +150,8 @@ def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
                                   "point `artifact` elsewhere")
             metrics = {"sim/reused": 1.0}
         else:
+            if progress:
+                note_if_busy()
             simulator, history = fit_simulator(data, sim_config, progress=progress)
             simulator.save(path, history)
             metrics = {k: v for k, v in (history[-1] if history else {}).items() if k.startswith("sim/")}
@@ -190,15 +192,16 @@ def run_baseline(config: TrialConfig, data, low, high, workdir: Path, progress: 
     policy_config = config.policy_config()
     trainer = importlib.import_module(f"offsim_ray.policy.{policy_config.algo}")
     shutil.rmtree(workdir, ignore_errors=True)
-    metrics = {}
+    metrics, inputs = {}, (data,)
     if policy_config.algo in MODEL_BASED:
         dynamics_config = config.sim_config().with_(steps=0)
         simulator, sim_metrics = simulator_for(data, dynamics_config,
                                                config.artifact_dir(data, dynamics_config, "dynamics"), progress)
         metrics.update({k: v for k, v in sim_metrics.items() if k.startswith("sim/")})
-        module, last = trainer.train(data, simulator, policy_config, low, high, workdir, progress, report)
-    else:
-        module, last = trainer.train(data, policy_config, low, high, workdir, progress, report)
+        inputs = (data, simulator)
+    if progress:
+        note_if_busy()
+    module, last = trainer.train(*inputs, policy_config, low, high, workdir, progress, report)
     metrics.update({k: v for k, v in last.items() if k.startswith(("policy/", "irl/"))})
     return module, metrics
 
@@ -239,13 +242,13 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
                                 drop_nonfinite=config.drop_nonfinite, download=not config.offline)
     reference = dataset_reference(config.expert, store, download=not config.offline)
     write_json(out / "trial.json", resolved)  # once the data is known good: a refused trial leaves nothing
-    if progress:
-        note_if_busy()
     low, high = action_bounds(data)
     metrics: dict = {}
     if policy_config.algo == "bc":
         from offsim_ray.policy.bc import train_bc
 
+        if progress:
+            note_if_busy()
         module, history = train_bc(data, policy_config, low, high, progress)
         metrics.update({k: v for k, v in history[-1].items() if k.startswith("policy/")})
     elif policy_config.algo in BASELINES:
@@ -258,6 +261,8 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
         artifact = config.artifact_dir(data, sim_config)
         _, sim_metrics = simulator_for(data, sim_config, artifact, progress)
         metrics.update({**scale_metrics, **sim_metrics, "sim/margin": sim_config.margin_value})
+        if progress:
+            note_if_busy()
         module, last = train_in_simulator(policy_config, artifact, out / "training", progress, report)
         metrics.update({k: v for k, v in last.items() if k.startswith("policy/")})
     policy = Policy(module, {

@@ -9,19 +9,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from offsim_ray.threads import note_if_busy
+from offsim_ray import threads
 from tests.harness import assert_one_line_error, run_cli
 
 
-def test_a_busy_machine_gets_one_note_and_an_idle_one_none(monkeypatch, capsys):
+def test_a_busy_machine_gets_one_note_once_and_an_idle_one_none(monkeypatch, capsys):
     cores = os.cpu_count() or 1
+    monkeypatch.setattr(threads, "_noted", False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (max(0.0, cores - torch.get_num_threads() - 1.0), 0.0, 0.0))
+    threads.note_if_busy()
+    assert capsys.readouterr().err == ""
     monkeypatch.setattr(os, "getloadavg", lambda: (float(cores), 0.0, 0.0))
-    note_if_busy()
+    threads.note_if_busy()
+    threads.note_if_busy()
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("offsim-ray: note: load average") and "--threads" in lines[0]
-    monkeypatch.setattr(os, "getloadavg", lambda: (max(0.0, cores - torch.get_num_threads() - 1.0), 0.0, 0.0))
-    note_if_busy()
-    assert capsys.readouterr().err == ""
 
 
 def test_two_trials_at_once_each_take_at_most_twice_their_solo_time(tmp_path, trial_data):
