@@ -16,7 +16,6 @@ interrupted one resumes from its last checkpoint.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import shutil
 import sys
@@ -27,8 +26,9 @@ from pathlib import Path
 from offsim_ray.data.store import exclusive
 from offsim_ray.errors import OffSimError, check_device, check_fields, check_types, known_fields, read_json
 from offsim_ray.files import write_json
-from offsim_ray.policy.config import BASELINES, MODEL_BASED, PolicyConfig
+from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.config import preset as policy_preset
+from offsim_ray.policy.trainers import TRAINERS, Trainer, TrainingContext
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.config import preset as sim_preset
 from offsim_ray.threads import note_if_busy
@@ -185,25 +185,21 @@ def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tup
     return measured_config, {"sim/reward_scale": proposal.reward_scale, "sim/proposed_margin": proposal.relative}
 
 
-def run_baseline(config: TrialConfig, data, low, high, workdir: Path, progress: bool, report):
-    """An offline IRL baseline of Table 1; CLARE and ML-IRL first get their dynamics ensemble: the
-    simulator stage's T_θ fit by maximum likelihood alone (no min-max steps), shared like a simulator.
-    A baseline has no checkpoints: an interrupted one starts over."""
-    policy_config = config.policy_config()
-    trainer = importlib.import_module(f"offsim_ray.policy.{policy_config.algo}")
-    shutil.rmtree(workdir, ignore_errors=True)
-    metrics, inputs = {}, (data,)
-    if policy_config.algo in MODEL_BASED:
+def prepared_simulator(config: TrialConfig, trainer: Trainer, data, store, progress: bool) -> tuple[Path | None, dict]:
+    """The simulator the trainer needs, fit or reused, and its `sim/…` metrics: OffSim's (with the margin
+    measured for OffSim+), or the dynamics ensemble of CLARE and ML-IRL, the simulator stage's T_θ fit by
+    maximum likelihood alone (no min-max steps) and shared like a simulator."""
+    if trainer.simulator == "dynamics":
         dynamics_config = config.sim_config().with_(steps=0)
-        simulator, sim_metrics = simulator_for(data, dynamics_config,
-                                               config.artifact_dir(data, dynamics_config, "dynamics"), progress)
-        metrics.update({k: v for k, v in sim_metrics.items() if k.startswith("sim/")})
-        inputs = (data, simulator)
-    if progress:
-        note_if_busy()
-    module, last = trainer.train(*inputs, policy_config, low, high, workdir, progress, report)
-    metrics.update({k: v for k, v in last.items() if k.startswith(("policy/", "irl/"))})
-    return module, metrics
+        artifact = config.artifact_dir(data, dynamics_config, "dynamics")
+        _, sim_metrics = simulator_for(data, dynamics_config, artifact, progress)
+        return artifact, {k: v for k, v in sim_metrics.items() if k.startswith("sim/")}
+    if trainer.simulator == "offsim":
+        sim_config, scale_metrics = measured_sim_config(config, data, store, progress)
+        artifact = config.artifact_dir(data, sim_config)
+        _, sim_metrics = simulator_for(data, sim_config, artifact, progress)
+        return artifact, {**scale_metrics, **sim_metrics, "sim/margin": sim_config.margin_value}
+    return None, {}
 
 
 def run_trial(config: TrialConfig, progress: bool = True, report=None, overwrite: bool = False) -> dict:
@@ -243,28 +239,15 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     reference = dataset_reference(config.expert, store, download=not config.offline)
     write_json(out / "trial.json", resolved)  # once the data is known good: a refused trial leaves nothing
     low, high = action_bounds(data)
-    metrics: dict = {}
-    if policy_config.algo == "bc":
-        from offsim_ray.policy.bc import train_bc
-
-        if progress:
-            note_if_busy()
-        module, history = train_bc(data, policy_config, low, high, progress)
-        metrics.update({k: v for k, v in history[-1].items() if k.startswith("policy/")})
-    elif policy_config.algo in BASELINES:
-        module, baseline_metrics = run_baseline(config, data, low, high, out / "training", progress, report)
-        metrics.update(baseline_metrics)
-    else:
-        from offsim_ray.policy.training import train_in_simulator
-
-        sim_config, scale_metrics = measured_sim_config(config, data, store, progress)
-        artifact = config.artifact_dir(data, sim_config)
-        _, sim_metrics = simulator_for(data, sim_config, artifact, progress)
-        metrics.update({**scale_metrics, **sim_metrics, "sim/margin": sim_config.margin_value})
-        if progress:
-            note_if_busy()
-        module, last = train_in_simulator(policy_config, artifact, out / "training", progress, report)
-        metrics.update({k: v for k, v in last.items() if k.startswith("policy/")})
+    trainer = TRAINERS[policy_config.algo]
+    artifact, metrics = prepared_simulator(config, trainer, data, store, progress)
+    workdir = out / "training"
+    if not trainer.resumes:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if progress:
+        note_if_busy()
+    module, last = trainer.train(TrainingContext(data, policy_config, low, high, workdir, artifact, progress, report))
+    metrics.update({k: v for k, v in last.items() if k.startswith(("policy/", "irl/"))})
     policy = Policy(module, {
         "algo": policy_config.algo, "env_id": data.env_id, "obs_dim": data.obs_dim,
         "action_dim": data.action_dim, "action_low": low, "action_high": high,

@@ -10,9 +10,6 @@ from dataclasses import asdict, dataclass, replace
 from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
-# Table 1's offline IRL baselines; CLARE and ML-IRL roll their policies out in a learned dynamics model
-BASELINES = ("clare", "mlirl", "iqlearn")
-MODEL_BASED = ("clare", "mlirl")
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,11 @@ for every method.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import torch
 
-from offsim_ray.data.transitions import Transitions
-from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.offline import ActorCritic, DataRows
+from offsim_ray.policy.trainers import TrainingContext
 from offsim_ray.policy.training import ProgressLog
 
 
@@ -39,15 +37,16 @@ def inverse_soft_q_loss(q: torch.Tensor, v_next_expert: torch.Tensor, done_exper
     return -phi.mean() + initial, implicit.detach()
 
 
-def train(data: Transitions, config: PolicyConfig, low, high, workdir: Path, progress: bool = True, report=None):
+def train(context: TrainingContext):
     """iterations × updates_per_iteration critic and actor steps; returns (the policy's RLModule, last row)."""
+    data, config, low, high = context.data, context.config, context.low, context.high
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=config.device).manual_seed(config.seed)
     rows = DataRows(data, low, high, config.device)
     actor_critic = ActorCritic(config, data.obs_dim, low, high, critics=1, data=data)
     module = actor_critic.module
     started, row = time.perf_counter(), {}
-    with ProgressLog(workdir, "iqlearn", config.iterations, progress, report) as log:
+    with ProgressLog(context.workdir, "iqlearn", config.iterations, context.progress, context.report) as log:
         for iteration in range(1, config.iterations + 1):
             for _ in range(config.updates_per_iteration):
                 expert = rows.sample(config.batch_size, generator, expert_only=True)

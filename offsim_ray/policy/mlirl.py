@@ -26,6 +26,7 @@ from torch import nn
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.model_based import RewardLearning, RewardModel, Rollout, train_model_based
 from offsim_ray.policy.offline import DataRows
+from offsim_ray.policy.trainers import TrainingContext
 from offsim_ray.simulator.simulator import Simulator
 
 
@@ -56,5 +57,5 @@ class MLIRL(RewardLearning):
                       "irl/reward_agent": r_agent.mean().item()}
 
 
-def train(data, simulator: Simulator, config: PolicyConfig, low, high, workdir, progress: bool = True, report=None):
-    return train_model_based(MLIRL(), data, simulator, config, low, high, workdir, progress, report)
+def train(context: TrainingContext):
+    return train_model_based(MLIRL(), context)

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from offsim_ray.data.termination import never_terminated, termination_fn
-from offsim_ray.data.transitions import Transitions
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.offline import ActorCritic, Batch, DataRows
+from offsim_ray.policy.trainers import TrainingContext
 from offsim_ray.policy.training import ProgressLog
 from offsim_ray.simulator.simulator import Simulator
 
@@ -149,9 +148,11 @@ class RewardLearning:
         raise NotImplementedError
 
 
-def train_model_based(method: RewardLearning, data: Transitions, simulator: Simulator, config: PolicyConfig,
-                      low, high, workdir: Path, progress: bool = True, report=None):
-    """Trains `method`'s reward and policy; returns (the policy's RLModule, the last metrics row)."""
+def train_model_based(method: RewardLearning, context: TrainingContext):
+    """Trains `method`'s reward and policy in the dynamics ensemble at the context's artifact; returns (the
+    policy's RLModule, the last metrics row)."""
+    data, config, low, high = context.data, context.config, context.low, context.high
+    simulator = Simulator.load(context.artifact, config.device)
     torch.manual_seed(config.seed)
     device = config.device
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -163,7 +164,7 @@ def train_model_based(method: RewardLearning, data: Transitions, simulator: Simu
     buffer = ModelBuffer(config.replay_capacity)
     n_real = int(round(config.batch_size * config.real_ratio))
     started, row = time.perf_counter(), {}
-    with ProgressLog(workdir, method.name, config.iterations, progress, report) as log:
+    with ProgressLog(context.workdir, method.name, config.iterations, context.progress, context.report) as log:
         for iteration in range(1, config.iterations + 1):
             starts = rows.obs[rows.sample(config.rollout_starts, generator, method.starts_from_expert)]
             model_rows = rollout(actor_critic.module, simulator, starts, config.horizon, generator, config.termination)

@@ -22,6 +22,7 @@ from tensorboardX import SummaryWriter
 
 from offsim_ray.files import read_jsonl, replaced_dir, write_dir, write_json
 from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.trainers import TrainingContext
 
 LEARNER_KEYS = ("actor_loss", "critic_loss", "expert_penalty", "alpha", "q_mean", "policy_loss", "vf_loss",
                 "entropy", "mean_kl_loss")
@@ -136,17 +137,17 @@ def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progre
     return row, done
 
 
-def train_in_simulator(config: PolicyConfig, artifact: str | os.PathLike, workdir: str | os.PathLike,
-                       progress: bool = True, report=None):
-    """Trains `config.algo` in OffSim-v0 built from `artifact`; returns (RLModule, last metrics).
-    `report(row)`, when given, gets each iteration's metrics (a sweep hands them to Ray Tune)."""
+def train_in_simulator(context: TrainingContext):
+    """Trains `config.algo` in OffSim-v0 built from the context's artifact, resuming from the workdir's
+    checkpoint; returns (RLModule, last metrics)."""
     from offsim_ray.policy.algorithm import build_algorithm
 
+    config = context.config
     ensure_ray()
-    workdir = Path(workdir).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
+    workdir = Path(context.workdir).resolve()  # RLlib writes through pyarrow, which takes absolute paths only
     workdir.mkdir(parents=True, exist_ok=True)
-    algo = build_algorithm(config, artifact)
-    row, done = run_iterations(algo, config, workdir, config.algo, progress, report)
+    algo = build_algorithm(config, context.artifact)
+    row, done = run_iterations(algo, config, workdir, config.algo, context.progress, context.report)
     algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True)
     module = algo.get_module()
     algo.stop()

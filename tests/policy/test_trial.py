@@ -31,9 +31,8 @@ def test_trial_metrics_are_finite_and_well_formed(trials, algo):
                 "trial/seconds"):
         assert math.isfinite(metrics[key]), key
     assert json.loads((Path(config.out) / "metrics.json").read_text()) == metrics
-    if algo != "bc":
-        assert metrics["policy/updates"] == policy.iterations * gradient_steps_per_iteration(policy)
-        assert all(math.isfinite(v) for k, v in metrics.items() if k.startswith(("sim/", "policy/", "irl/")))
+    assert metrics["policy/updates"] == policy.iterations * gradient_steps_per_iteration(policy)
+    assert all(math.isfinite(v) for k, v in metrics.items() if k.startswith(("sim/", "policy/", "irl/")))
     if algo in RL_ALGOS:
         assert metrics["policy/env_steps"] > 0
         assert math.isfinite(metrics["policy/learned_return_mean"])
@@ -64,6 +63,14 @@ def test_trial_checkpoints_and_logs_every_iteration(trials, algo):
     rows = [json.loads(line) for line in (training / "progress.jsonl").read_text().splitlines()]
     assert [row["iteration"] for row in rows] == list(range(1, iterations + 1))
     assert list((training / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_bc_logs_every_iteration_like_every_other_trainer(trials):
+    config, metrics = trials["bc"]
+    training = Path(config.out) / "training"
+    rows = [json.loads(line) for line in (training / "progress.jsonl").read_text().splitlines()]
+    assert [row["iteration"] for row in rows] == list(range(1, config.policy_config().iterations + 1))
+    assert rows[-1]["policy/bc_mse"] == metrics["policy/bc_mse"] and list((training / "tensorboard").glob("events.*"))
 
 
 @pytest.mark.parametrize("algo", BASELINES)
@@ -130,12 +137,14 @@ def test_other_config_in_a_finished_trial_directory_is_refused(trials, trial_dat
 
 def test_interrupted_training_resumes_from_its_checkpoint(local_ray, trials, tmp_path):
     """Two iterations, then the same run asked for four: it restores the checkpoint and runs 3 and 4."""
+    from offsim_ray.policy.trainers import TrainingContext
     from offsim_ray.policy.training import train_in_simulator
 
     config, _ = trials["sac"]
     policy = config.policy_config().with_(checkpoint_every=2)
-    train_in_simulator(policy.with_(iterations=2), config.artifact, tmp_path, progress=False)
-    _, last = train_in_simulator(policy.with_(iterations=4), config.artifact, tmp_path, progress=False)
+    for iterations in (2, 4):
+        _, last = train_in_simulator(TrainingContext(None, policy.with_(iterations=iterations), None, None, tmp_path,
+                                                     config.artifact, progress=False))
     rows = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
     assert [row["iteration"] for row in rows] == [1, 2, 3, 4]
     assert last["policy/updates"] == 4 * policy.updates_per_iteration
@@ -204,3 +213,17 @@ def test_an_offsim_plus_trial_takes_the_proposed_margin_unless_one_is_named(tria
     named = smoke_config(trial_data, tmp_path, diverse="bench/hopper/random-v0", sim={"margin": 0.0})
     assert not named.proposes_margin and named.sim_config().margin_value == 0.0
     assert not smoke_config(trial_data, tmp_path).proposes_margin
+
+
+def test_every_algorithm_has_a_trainer_that_resolves():
+    import inspect
+
+    from offsim_ray.policy.config import ALGORITHMS
+    from offsim_ray.policy.trainers import TRAINERS
+
+    assert set(TRAINERS) == set(ALGORITHMS)
+    for trainer in TRAINERS.values():
+        module, _, name = trainer.function.partition(":")
+        function = getattr(__import__(module, fromlist=[name]), name)
+        assert list(inspect.signature(function).parameters) == ["context"]
+        assert trainer.simulator in ("offsim", "dynamics", None)
