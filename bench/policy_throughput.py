@@ -16,7 +16,7 @@ import torch
 
 import common
 from offsim_ray.policy import PolicyConfig, preset as policy_preset
-from offsim_ray.policy.actor_critic import mlp
+from offsim_ray.nets import mlp
 from offsim_ray.simulator import fit_simulator, preset as sim_preset
 
 

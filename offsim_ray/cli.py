@@ -272,7 +272,6 @@ def experts_train(args: argparse.Namespace) -> None:
     except OSError as e:
         raise OffSimError(f"cannot create {args.out}: {e.strerror or e}") from None
     _quiet_ray()
-    note_if_busy()
     card = train_expert(config, args.out, progress=not args.no_progress)
     print(f"wrote {Path(args.out) / 'expert.npz'} (return {card['expert']['return_mean']:.1f}) and "
           f"{Path(args.out) / 'medium.npz'} (return {card['medium']['return_mean']:.1f})")

@@ -20,6 +20,7 @@ import numpy as np
 
 from offsim_ray.errors import OffSimError
 from offsim_ray.files import write_with
+from offsim_ray.nets import to_box
 
 SHIPPED = Path(__file__).parent / "expert_weights"
 LEVELS = ("expert", "medium")
@@ -50,7 +51,7 @@ class ExpertPolicy:
     def _to_box(self, action: np.ndarray) -> np.ndarray:
         low = np.asarray(self.info["action_low"], np.float32)
         high = np.asarray(self.info["action_high"], np.float32)
-        return low + (np.clip(action, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
+        return to_box(np.clip(action, -1.0, 1.0), low, high)
 
     def mean_action(self, obs: np.ndarray) -> np.ndarray:
         return self._to_box(np.tanh(self._gaussian(obs)[0]))

@@ -19,6 +19,7 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 from offsim_ray.data.scores import ReferenceScores
 from offsim_ray.errors import OffSimError, read_json
 from offsim_ray.files import write_dir
+from offsim_ray.nets import to_box
 
 
 class Policy:
@@ -40,7 +41,7 @@ class Policy:
             out = self.module.forward_inference({Columns.OBS: torch.as_tensor(obs, dtype=torch.float32)})
             dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
             action = np.clip(dist.to_deterministic().sample().numpy(), -1.0, 1.0)
-        return self._low + (action + 1.0) * 0.5 * (self._high - self._low)
+        return to_box(action, self._low, self._high)
 
     def save(self, directory: str | os.PathLike) -> Path:
         directory = Path(directory).resolve()  # RLlib writes through pyarrow, which takes absolute paths only

@@ -30,7 +30,7 @@ from torch.func import functional_call
 
 from offsim_ray.policy import losses
 from offsim_ray.policy.expert import ExpertRegularised
-from offsim_ray.simulator.models import EnsembleLinear
+from offsim_ray.nets import EnsembleLinear, mlp
 
 
 class SquashedGaussian(TorchSquashedGaussian):
@@ -65,14 +65,6 @@ def observation_stats(obs: np.ndarray) -> dict[str, list[float]]:
     """The model-config entries of `Standardise`: the mean and std (+ 1e-3, as TD3+BC) of `obs`."""
     obs = np.asarray(obs, np.float64)
     return {"obs_mean": obs.mean(0).tolist(), "obs_std": (obs.std(0) + 1e-3).tolist()}
-
-
-def mlp(inputs: int, outputs: int, hiddens: list[int]) -> nn.Sequential:
-    layers, width = [], inputs
-    for hidden in hiddens:
-        layers += [nn.Linear(width, hidden), nn.ReLU()]
-        width = hidden
-    return nn.Sequential(*layers, nn.Linear(width, outputs))
 
 
 class CriticEnsemble(nn.Module):

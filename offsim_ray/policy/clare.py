@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from offsim_ray.nets import mlp
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.model_based import RewardLearning, RewardModel, Rollout, train_model_based, uncertainty
 from offsim_ray.policy.offline import DataRows
@@ -56,9 +57,7 @@ class Clare(RewardLearning):
 
     def build_reward(self, simulator: Simulator, config: PolicyConfig) -> RewardModel:
         obs_dim, action_dim = simulator.data.obs_dim, simulator.data.action_dim
-        sizes = [obs_dim + action_dim] + [256] * 4
-        layers = [m for i, o in zip(sizes[:-1], sizes[1:]) for m in (nn.Linear(i, o), nn.SiLU())]
-        return RewardModel(nn.Sequential(*layers, nn.Linear(256, 1)), simulator)
+        return RewardModel(mlp(obs_dim + action_dim, 1, [256] * 4, nn.SiLU), simulator)
 
     def prepare(self, rows: DataRows, simulator: Simulator, config: PolicyConfig) -> dict[str, float]:
         u = uncertainty(simulator, rows.obs, rows.actions)

@@ -8,6 +8,7 @@ import torch
 from ray.rllib.core.columns import Columns
 
 from offsim_ray.data.transitions import EXPERT, Transitions
+from offsim_ray.nets import from_box
 from offsim_ray.policy import losses
 from offsim_ray.simulator.simulator import Simulator
 
@@ -19,7 +20,7 @@ ACTION_LIMIT = 0.99
 
 def normalise_actions(action: np.ndarray, low, high) -> np.ndarray:
     low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
-    return np.clip(2.0 * (action - low) / (high - low) - 1.0, -ACTION_LIMIT, ACTION_LIMIT).astype(np.float32)
+    return np.clip(from_box(action, low, high), -ACTION_LIMIT, ACTION_LIMIT).astype(np.float32)
 
 
 def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, weight: float) -> torch.Tensor:

@@ -31,11 +31,13 @@ from offsim_ray.data.collect import run_episodes
 from offsim_ray.data.experts import ExpertPolicy
 from offsim_ray.errors import OffSimError
 from offsim_ray.files import write_json
+from offsim_ray.nets import to_box
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import ExpertConfig
 from offsim_ray.policy.offline import ActorCritic, Batch, floats
 from offsim_ray.policy.replay import FlatReplay
 from offsim_ray.policy.training import ProgressLog, read_progress, save_checkpoint, saved_iteration, seconds_at
+from offsim_ray.threads import note_if_busy
 
 MEDIUM_RANGE = (1 / 3, 1 / 2)   # medium return / expert return
 MEDIUM_TARGET = 0.4
@@ -97,7 +99,7 @@ class RealEnv:
 
     def step(self, actions: np.ndarray, replay: FlatReplay) -> None:
         """`actions` in [-1, 1], scaled to the env's box."""
-        scaled = self.low + (actions + 1.0) * 0.5 * (self.high - self.low)
+        scaled = to_box(actions, self.low, self.high)
         obs, reward, terminated, truncated, info = self.envs.step(scaled)
         obs = obs.astype(np.float32)
         next_obs = obs.copy()
@@ -166,7 +168,8 @@ def train_expert(config: ExpertConfig, workdir: str | os.PathLike, progress: boo
         seconds = seconds_at(workdir, done)
         if progress:
             print(f"resuming {label} from iteration {done} ({workdir / CHECKPOINT})", file=sys.stderr)
-
+    if progress:
+        note_if_busy()
     with ProgressLog(workdir, label, config.iterations, progress) as log:
         while replay.size < config.learning_starts:  # uniform-random warm-up (once: the replay is kept)
             env.step(env.random_actions(), replay)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from offsim_ray.data.termination import never_terminated, termination_fn
+from offsim_ray.nets import to_box
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.offline import ActorCritic, Batch, DataRows
@@ -45,7 +46,7 @@ def max_sigma(transition, logstd: torch.Tensor) -> torch.Tensor:
 def raw_actions(simulator: Simulator, actions: torch.Tensor) -> torch.Tensor:
     low = torch.as_tensor(simulator.action_low, dtype=actions.dtype, device=actions.device)
     high = torch.as_tensor(simulator.action_high, dtype=actions.dtype, device=actions.device)
-    return low + (actions + 1.0) * 0.5 * (high - low)
+    return to_box(actions, low, high)
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,7 @@ def rollout(module, simulator: Simulator, starts: torch.Tensor, horizon: int, ge
             break
         actions = SquashedGaussian.from_logits(module.actor(obs)).sample()
         mean, logstd = transition(obs, raw_actions(simulator, actions))
-        rows = torch.arange(len(obs), device=obs.device)
-        member = torch.randint(transition.members, (len(obs),), generator=generator, device=obs.device)
-        noise = torch.randn(obs.shape, generator=generator, device=obs.device)
-        next_obs = transition.to_next_obs(obs, mean[member, rows] + logstd[member, rows].exp() * noise)
+        next_obs = transition.pick(obs, mean, logstd, *transition.draw(obs, generator))
         sigma = max_sigma(transition, logstd)
         done = terminated_fn(obs.cpu().numpy(), actions.cpu().numpy(), next_obs.cpu().numpy())
         done = torch.as_tensor(done, device=obs.device)

@@ -54,9 +54,7 @@ def split_holdout(data: Transitions, fraction: float, seed: int) -> np.ndarray:
 
 
 def _sample(transition: TransitionEnsemble, batch: Batch, generator: torch.Generator):
-    n = len(batch.obs)
-    member = torch.randint(transition.members, (n,), generator=generator, device=batch.obs.device)
-    noise = torch.randn(batch.obs.shape, generator=generator, device=batch.obs.device)
+    member, noise = transition.draw(batch.obs, generator)
     return transition.sample(batch.obs, batch.action, noise, member)
 
 

@@ -11,19 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from offsim_ray.data.transitions import NormStats
-
-
-class EnsembleLinear(nn.Module):
-    """E independent linear layers: (E, B, in) -> (E, B, out) with one batched matmul."""
-
-    def __init__(self, members: int, in_features: int, out_features: int):
-        super().__init__()
-        bound = 1.0 / in_features**0.5
-        self.weight = nn.Parameter(torch.empty(members, in_features, out_features).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(members, 1, out_features).uniform_(-bound, bound))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+from offsim_ray.nets import EnsembleLinear, mlp
 
 
 def _stats_buffers(module: nn.Module, stats: NormStats) -> None:
@@ -78,6 +66,17 @@ class TransitionEnsemble(nn.Module):
         """H(T_θ, ρ̂) of the Gaussian members, Σ_d log σ_d in raw units (+ const), mean over members and data."""
         return (logstd + torch.log(self.delta_std)).sum(-1).mean()
 
+    def draw(self, obs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """The high-variance draw for each row of `obs`: a uniformly drawn member, and standard normal noise."""
+        member = torch.randint(self.members, (len(obs),), generator=generator, device=obs.device)
+        return member, torch.randn(obs.shape, generator=generator, device=obs.device)
+
+    def pick(self, obs: torch.Tensor, mean: torch.Tensor, logstd: torch.Tensor, member: torch.Tensor,
+             noise: torch.Tensor) -> torch.Tensor:
+        """s' = s + μ + σ·ε of member `member[i]` for row i, from every member's (E, B, obs_dim) prediction."""
+        rows = torch.arange(len(obs), device=obs.device)
+        return self.to_next_obs(obs, mean[member, rows] + torch.exp(logstd[member, rows]) * noise)
+
     def sample(self, obs: torch.Tensor, action: torch.Tensor, noise: torch.Tensor,
                member: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """s' = s + μ + σ·ε from member `member[i]` for row i (reparameterised); also returns log σ.
@@ -106,9 +105,7 @@ class TransitionEnsemble(nn.Module):
                         member: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`sample`'s s' and the ensemble's mean s' from one forward of every member on every row."""
         mean, logstd = self(obs, action)
-        rows = torch.arange(len(obs), device=obs.device)
-        delta = mean[member, rows] + torch.exp(logstd[member, rows]) * noise
-        return self.to_next_obs(obs, delta), self.to_next_obs(obs, mean.mean(0))
+        return self.pick(obs, mean, logstd, member, noise), self.to_next_obs(obs, mean.mean(0))
 
     def mean_next_obs(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """The low-variance transition: the ensemble's mean prediction, no noise."""
@@ -122,13 +119,7 @@ class RewardNet(nn.Module):
     def __init__(self, obs_dim: int, stats: NormStats, hidden: int, layers: int):
         super().__init__()
         _stats_buffers(self, stats)
-        sizes = [2 * obs_dim] + [hidden] * (layers - 1) + [1]
-        modules: list[nn.Module] = []
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            modules.append(nn.Linear(n_in, n_out))
-            if i < layers - 1:
-                modules.append(nn.SiLU())
-        self.net = nn.Sequential(*modules)
+        self.net = mlp(2 * obs_dim, 1, [hidden] * (layers - 1), nn.SiLU)
 
     def forward(self, obs: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         x = torch.cat([(obs - self.obs_mean) / self.obs_std,
