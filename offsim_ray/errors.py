@@ -15,6 +15,14 @@ def known_fields(cls, d: dict, what: str) -> dict:
     return d
 
 
+def placement_fields(cls) -> set[str]:
+    """Fields of the config dataclass `cls` that say where it runs, not what it computes (declared with
+    compare=False: the torch device); an artifact or trial is the same whichever device ran it."""
+    from dataclasses import fields
+
+    return {f.name for f in fields(cls) if not f.compare}
+
+
 def _is(value, kind) -> bool:
     """Whether `value` is of the annotated `kind` (int for float is fine, bool for a number is not)."""
     import types

@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from offsim_ray.data.store import exclusive
-from offsim_ray.errors import OffSimError, check_device, check_fields, check_types, known_fields, read_json
+from offsim_ray.errors import (OffSimError, check_device, check_fields, check_types, known_fields,
+                               placement_fields, read_json)
 from offsim_ray.files import write_json
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.config import preset as policy_preset
@@ -92,7 +93,7 @@ class TrialConfig:
         if self.simulators:
             from offsim_ray.simulator.simulator import fingerprint
 
-            fit = sim_config.with_(device="any").to_dict()  # a fit on a GPU serves CPU trials too
+            fit = {**sim_config.to_dict(), **dict.fromkeys(placement_fields(SimConfig), "any")}  # any device's fit
             digest = hashlib.sha256(json.dumps(fit, sort_keys=True).encode()).hexdigest()[:8]
             return Path(self.simulators) / f"{data.env_id}-{fingerprint(data)}-{digest}"
         return Path(self.out) / role
@@ -114,10 +115,11 @@ class TrialConfig:
 
 def _identity(resolved: dict) -> dict:
     """What makes a trial the same trial: its resolved config without the folder it lives in, with absolute
-    paths, and without the torch devices (a trial retried on another node is the same trial)."""
+    paths, and without where it runs (a trial retried on another node is the same trial)."""
     paths = {k: _absolute(resolved[k]) for k in PATH_FIELDS if resolved.get(k) is not None and k != "out"}
-    return {**{k: v for k, v in resolved.items() if k != "out"}, **paths,
-            **{stage: {k: v for k, v in resolved[stage].items() if k != "device"} for stage in ("sim", "policy")}}
+    stages = {stage: {k: v for k, v in resolved[stage].items() if k not in placement_fields(cls)}
+              for stage, cls in (("sim", SimConfig), ("policy", PolicyConfig))}
+    return {**{k: v for k, v in resolved.items() if k != "out"}, **paths, **stages}
 
 
 def _check_same_trial(out: Path, resolved: dict) -> None:

@@ -5,7 +5,7 @@ No RLlib here, so the trial and the CLI can read and validate a config without i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
@@ -54,7 +54,7 @@ class PolicyConfig:
     eval_episodes: int = 10          # real-env episodes of the final evaluation (deterministic actions)
     checkpoint_every: int = 10       # iterations between algorithm checkpoints
     seed: int = 0                    # seeds the networks, the env runner and the replay sampling
-    device: str = "cpu"              # torch device of the learner ("cuda" on a GPU trial)
+    device: str = field(default="cpu", compare=False)  # torch device of the learner (where, not what: not compared)
 
     def __post_init__(self) -> None:
         check_types(self, "policy config")
