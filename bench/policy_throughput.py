@@ -84,7 +84,7 @@ def rllib_throughput(config: PolicyConfig, artifact: str, iterations: int, profi
     """(updates/s, env steps/s) of our RLlib SAC over `iterations` iterations after a warm-up one."""
     import ray
 
-    from offsim_ray.policy.algorithm import build_algorithm
+    from offsim_ray.policy.rllib.algorithm import build_algorithm
 
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     algo = build_algorithm(config, artifact)

@@ -243,7 +243,7 @@ def train(args: argparse.Namespace) -> None:
 
 def evaluate_policy(args: argparse.Namespace) -> None:
     from offsim_ray.evaluation import evaluate
-    from offsim_ray.policy.acting import Policy
+    from offsim_ray.policy.artifact import Policy
 
     directory = Path(args.policy)
     if (directory / "policy").is_dir():
@@ -259,7 +259,7 @@ def evaluate_policy(args: argparse.Namespace) -> None:
 
 def experts_train(args: argparse.Namespace) -> None:
     from offsim_ray.policy.config import ExpertConfig
-    from offsim_ray.policy.experts import train_expert
+    from offsim_ray.policy.expert_training import train_expert
 
     flags = dict(env=args.env, env_steps=args.steps, iteration_steps=args.iteration_steps, num_envs=args.num_envs,
                  hidden=args.hidden, batch_size=args.batch_size, learning_starts=args.learning_starts,

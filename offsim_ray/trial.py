@@ -6,8 +6,8 @@ specific to Ray Tune. Output directory layout:
   simulator/     the simulator artifact (unless `artifact` or `simulators` puts it elsewhere), reused
                  when its data fingerprint and fit config match
   dynamics/      CLARE and ML-IRL: their maximum-likelihood dynamics ensemble (unless `simulators` holds it)
-  training/      the policy stage's checkpoints and logs (see offsim_ray.policy.training)
-  policy/        the trained policy (see offsim_ray.policy.acting)
+  training/      the policy stage's checkpoints and logs (see offsim_ray.policy.progress)
+  policy/        the trained policy (see offsim_ray.policy.artifact)
   metrics.json   the final metrics, written last
 A rerun with the same config reuses what is there: a finished trial returns its metrics, an
 interrupted one resumes from its last checkpoint.
@@ -224,7 +224,7 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
 
     from offsim_ray.data import DatasetStore, dataset_reference, training_transitions
     from offsim_ray.evaluation import evaluate
-    from offsim_ray.policy.acting import Policy
+    from offsim_ray.policy.artifact import Policy
     from offsim_ray.simulator.simulator import action_bounds
 
     resolved = config.resolved()

@@ -29,7 +29,7 @@ from torch import nn
 from torch.func import functional_call
 
 from offsim_ray.policy import losses
-from offsim_ray.policy.expert import ExpertRegularised
+from offsim_ray.policy.regulariser import ExpertRegularised
 from offsim_ray.nets import EnsembleLinear, mlp
 
 

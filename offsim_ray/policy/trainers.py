@@ -39,11 +39,11 @@ class Trainer:
 
 
 TRAINERS = {
-    "sac": Trainer("offsim_ray.policy.training:train_in_simulator", "offsim", True),
-    "ddpg": Trainer("offsim_ray.policy.training:train_in_simulator", "offsim", True),
-    "ppo": Trainer("offsim_ray.policy.training:train_in_simulator", "offsim", True),
-    "bc": Trainer("offsim_ray.policy.bc:train_bc", None, False),
-    "clare": Trainer("offsim_ray.policy.clare:train", "dynamics", False),
-    "mlirl": Trainer("offsim_ray.policy.mlirl:train", "dynamics", False),
-    "iqlearn": Trainer("offsim_ray.policy.iqlearn:train", None, False),
+    "sac": Trainer("offsim_ray.policy.rllib.training:train_in_simulator", "offsim", True),
+    "ddpg": Trainer("offsim_ray.policy.rllib.training:train_in_simulator", "offsim", True),
+    "ppo": Trainer("offsim_ray.policy.rllib.training:train_in_simulator", "offsim", True),
+    "bc": Trainer("offsim_ray.policy.baselines.bc:train_bc", None, False),
+    "clare": Trainer("offsim_ray.policy.baselines.clare:train", "dynamics", False),
+    "mlirl": Trainer("offsim_ray.policy.baselines.mlirl:train", "dynamics", False),
+    "iqlearn": Trainer("offsim_ray.policy.baselines.iqlearn:train", None, False),
 }

@@ -11,7 +11,7 @@ from offsim_ray.data.transitions import DIVERSE, EXPERT, Transitions
 
 
 def test_clare_weights_move_the_pull_of_uncertain_expert_rows_to_reliable_rows():
-    from offsim_ray.policy.clare import conservative_weights
+    from offsim_ray.policy.baselines.clare import conservative_weights
 
     u = torch.tensor([0.1, 0.9, 0.2, 0.8, 0.3, 0.7])
     expert = torch.tensor([True, True, True, False, False, False])
@@ -24,7 +24,7 @@ def test_clare_weights_move_the_pull_of_uncertain_expert_rows_to_reliable_rows()
 
 
 def test_clare_reward_loss_rewards_data_above_model_rows():
-    from offsim_ray.policy.clare import reward_loss
+    from offsim_ray.policy.baselines.clare import reward_loss
 
     r_data = torch.zeros(4, requires_grad=True)
     r_model = torch.zeros(4, requires_grad=True)
@@ -36,7 +36,7 @@ def test_clare_reward_loss_rewards_data_above_model_rows():
 
 
 def test_inverse_soft_q_loss_is_the_negated_objective_with_terminal_masks():
-    from offsim_ray.policy.iqlearn import inverse_soft_q_loss
+    from offsim_ray.policy.baselines.iqlearn import inverse_soft_q_loss
 
     gamma, chi2 = 0.9, 0.5
     q, v_next_e, done_e = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]), torch.tensor([0.0, 1.0])
@@ -49,7 +49,7 @@ def test_inverse_soft_q_loss_is_the_negated_objective_with_terminal_masks():
 
 
 def test_mlirl_reward_loss_is_minus_the_likelihood_gradient():
-    from offsim_ray.policy.mlirl import reward_loss
+    from offsim_ray.policy.baselines.mlirl import reward_loss
 
     r_agent, r_expert = torch.ones(3, requires_grad=True), torch.ones(5, requires_grad=True)
     reward_loss(r_agent, r_expert).backward()
@@ -73,14 +73,14 @@ def dynamics(trial_data, tmp_path_factory):
 
 def _actor_critic(data):
     from offsim_ray.policy.config import preset
-    from offsim_ray.policy.offline import ActorCritic
+    from offsim_ray.policy.baselines.offline import ActorCritic
 
     return ActorCritic(preset("smoke", "mlirl"), data.obs_dim, [-1.0] * data.action_dim, [1.0] * data.action_dim)
 
 
 def test_rollout_stops_rows_the_task_terminates_and_measures_uncertainty(dynamics):
     from offsim_ray.data.termination import hopper_terminated
-    from offsim_ray.policy.model_based import rollout
+    from offsim_ray.policy.baselines.model_based import rollout
 
     data, simulator = dynamics
     starts = torch.as_tensor(np.array(data.obs[:64]))
@@ -97,9 +97,9 @@ def test_rollout_stops_rows_the_task_terminates_and_measures_uncertainty(dynamic
 
 def test_mlirl_reward_steps_raise_expert_rewards_above_the_policys(dynamics):
     from offsim_ray.policy.config import preset
-    from offsim_ray.policy.mlirl import MLIRL
-    from offsim_ray.policy.model_based import rollout
-    from offsim_ray.policy.offline import DataRows
+    from offsim_ray.policy.baselines.mlirl import MLIRL
+    from offsim_ray.policy.baselines.model_based import rollout
+    from offsim_ray.policy.baselines.offline import DataRows
 
     data, simulator = dynamics
     config = preset("smoke", "mlirl")

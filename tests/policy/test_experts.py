@@ -27,7 +27,7 @@ def test_portable_policy_acts_like_the_sac_module():
     from offsim_ray.policy.actor_critic import SquashedGaussian
     from offsim_ray.policy.actor_critic import build_module
     from offsim_ray.policy.config import PolicyConfig
-    from offsim_ray.policy.experts import portable_policy
+    from offsim_ray.policy.expert_training import portable_policy
 
     low, high = np.full(3, -0.5, np.float32), np.full(3, 2.0, np.float32)
     module = build_module(PolicyConfig(hidden=32, layers=3), 11, low, high, inference_only=True)

@@ -21,7 +21,7 @@ BASELINES = ("clare", "mlirl", "iqlearn")
 
 @pytest.mark.parametrize("algo", ALGOS)
 def test_trial_metrics_are_finite_and_well_formed(trials, algo):
-    from offsim_ray.policy.training import gradient_steps_per_iteration
+    from offsim_ray.policy.rllib.training import gradient_steps_per_iteration
 
     config, metrics = trials[algo]
     policy = config.policy_config()
@@ -98,7 +98,7 @@ def test_model_based_baselines_share_one_maximum_likelihood_ensemble(trials):
 
 @pytest.mark.parametrize("algo", ALGOS)
 def test_saved_policy_acts_deterministically_inside_the_action_box(trials, algo):
-    from offsim_ray.policy.acting import Policy
+    from offsim_ray.policy.artifact import Policy
 
     config, _ = trials[algo]
     policy = Policy.load(Path(config.out) / "policy")
@@ -138,7 +138,7 @@ def test_other_config_in_a_finished_trial_directory_is_refused(trials, trial_dat
 def test_interrupted_training_resumes_from_its_checkpoint(local_ray, trials, tmp_path):
     """Two iterations, then the same run asked for four: it restores the checkpoint and runs 3 and 4."""
     from offsim_ray.policy.trainers import TrainingContext
-    from offsim_ray.policy.training import train_in_simulator
+    from offsim_ray.policy.rllib.training import train_in_simulator
 
     config, _ = trials["sac"]
     policy = config.policy_config().with_(checkpoint_every=2)
@@ -185,7 +185,7 @@ def test_saved_policy_standardises_observations_with_the_training_data(trials, a
     import torch
 
     from offsim_ray.data import DatasetStore, training_transitions
-    from offsim_ray.policy.acting import Policy
+    from offsim_ray.policy.artifact import Policy
 
     config, _ = trials[algo]
     policy = Policy.load(Path(config.out) / "policy")

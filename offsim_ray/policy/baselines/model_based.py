@@ -24,9 +24,9 @@ from offsim_ray.data.termination import never_terminated, termination_fn
 from offsim_ray.nets import to_box
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import PolicyConfig
-from offsim_ray.policy.offline import ActorCritic, Batch, DataRows
+from offsim_ray.policy.baselines.offline import ActorCritic, Batch, DataRows
 from offsim_ray.policy.trainers import TrainingContext
-from offsim_ray.policy.training import ProgressLog
+from offsim_ray.policy.progress import ProgressLog
 from offsim_ray.simulator.simulator import Simulator
 
 

@@ -10,9 +10,9 @@ import torch
 from ray.rllib.core.rl_module.rl_module import RLModule
 
 from offsim_ray.policy.actor_critic import build_module
-from offsim_ray.policy.expert import StateActionPairs, expert_loss
+from offsim_ray.policy.regulariser import StateActionPairs, expert_loss
 from offsim_ray.policy.trainers import TrainingContext
-from offsim_ray.policy.training import ProgressLog
+from offsim_ray.policy.progress import ProgressLog
 
 
 def train_bc(context: TrainingContext) -> tuple[RLModule, dict]:

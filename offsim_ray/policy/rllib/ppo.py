@@ -6,7 +6,7 @@ from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
-from offsim_ray.policy.expert import ExpertRegularised
+from offsim_ray.policy.regulariser import ExpertRegularised
 
 
 class RegularisedPPOLearner(ExpertRegularised, PPOTorchLearner):

@@ -1,6 +1,6 @@
 """The training step SAC and DDPG share: learned-env samples into a flat replay, batches from it.
 
-The training step feeds `learner_group.update(batch=...)` from a flat replay (replay.py): a numpy batch
+The training step feeds `learner_group.update(batch=...)` from a flat replay (policy/replay.py): a numpy batch
 skips both the episode replay buffer and the learner connector, which together cost about half of a
 default RLlib SAC step on 2 cores.
 """

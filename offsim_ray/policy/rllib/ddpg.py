@@ -10,7 +10,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from offsim_ray.policy.actor_critic import ActorCriticLearner, ActorCriticModule
-from offsim_ray.policy.offpolicy import FlatReplayTraining
+from offsim_ray.policy.rllib.offpolicy import FlatReplayTraining
 
 
 class DDPGConfig(AlgorithmConfig):

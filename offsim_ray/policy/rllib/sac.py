@@ -9,7 +9,7 @@ from ray.rllib.algorithms.sac import SAC, SACConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from offsim_ray.policy.actor_critic import ActorCriticLearner, ActorCriticModule
-from offsim_ray.policy.offpolicy import FlatReplayTraining
+from offsim_ray.policy.rllib.offpolicy import FlatReplayTraining
 
 
 class OffSimSAC(FlatReplayTraining, SAC):

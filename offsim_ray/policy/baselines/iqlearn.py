@@ -21,9 +21,9 @@ import time
 
 import torch
 
-from offsim_ray.policy.offline import ActorCritic, DataRows
+from offsim_ray.policy.baselines.offline import ActorCritic, DataRows
 from offsim_ray.policy.trainers import TrainingContext
-from offsim_ray.policy.training import ProgressLog
+from offsim_ray.policy.progress import ProgressLog
 
 
 def inverse_soft_q_loss(q: torch.Tensor, v_next_expert: torch.Tensor, done_expert: torch.Tensor,

@@ -13,7 +13,7 @@ import torch
 from offsim_ray.data.transitions import EXPERT, Transitions
 from offsim_ray.policy.actor_critic import actor_objective, build_module, soft_update, td_critic_loss
 from offsim_ray.policy.config import PolicyConfig
-from offsim_ray.policy.expert import StateActionPairs, expert_loss, normalise_actions
+from offsim_ray.policy.regulariser import StateActionPairs, expert_loss, normalise_actions
 
 
 @dataclass(frozen=True)

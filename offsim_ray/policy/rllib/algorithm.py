@@ -3,7 +3,6 @@ artifact, or a real Gymnasium env (expert training)."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 
@@ -14,7 +13,11 @@ from offsim_ray.envs import ENV_ID
 from offsim_ray.errors import OffSimError
 from offsim_ray.policy.actor_critic import observation_stats
 from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.rllib import ddpg, ppo, sac
 from offsim_ray.simulator.simulator import Simulator
+
+
+ALGORITHM_CONFIGS = {"sac": sac.algorithm_config, "ddpg": ddpg.algorithm_config, "ppo": ppo.algorithm_config}
 
 
 def learner_settings(policy: PolicyConfig, artifact: str | os.PathLike | None, env_id: str | None = None) -> dict:
@@ -41,7 +44,7 @@ def learner_settings(policy: PolicyConfig, artifact: str | os.PathLike | None, e
 
 def build_algorithm(policy: PolicyConfig, artifact: str | os.PathLike | None, env_id: str | None = None) -> Algorithm:
     settings = learner_settings(policy, artifact, env_id)
-    base = importlib.import_module(f"offsim_ray.policy.{policy.algo}").algorithm_config(settings)
+    base = ALGORITHM_CONFIGS[policy.algo](settings)
     on_policy = policy.algo == "ppo"
     if artifact is not None:
         env = dict(env=ENV_ID, env_config=dict(artifact=settings["artifact"], horizon=policy.horizon,

@@ -34,9 +34,9 @@ from offsim_ray.files import write_json
 from offsim_ray.nets import to_box
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import ExpertConfig
-from offsim_ray.policy.offline import ActorCritic, Batch, floats
+from offsim_ray.policy.baselines.offline import ActorCritic, Batch, floats
 from offsim_ray.policy.replay import FlatReplay
-from offsim_ray.policy.training import ProgressLog, read_progress, save_checkpoint, saved_iteration, seconds_at
+from offsim_ray.policy.progress import ProgressLog, read_progress, save_checkpoint, saved_iteration, seconds_at
 from offsim_ray.threads import note_if_busy
 
 MEDIUM_RANGE = (1 / 3, 1 / 2)   # medium return / expert return

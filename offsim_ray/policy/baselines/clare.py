@@ -25,8 +25,8 @@ from torch import nn
 
 from offsim_ray.nets import mlp
 from offsim_ray.policy.config import PolicyConfig
-from offsim_ray.policy.model_based import RewardLearning, RewardModel, Rollout, train_model_based, uncertainty
-from offsim_ray.policy.offline import DataRows
+from offsim_ray.policy.baselines.model_based import RewardLearning, RewardModel, Rollout, train_model_based, uncertainty
+from offsim_ray.policy.baselines.offline import DataRows
 from offsim_ray.policy.trainers import TrainingContext
 from offsim_ray.simulator.simulator import Simulator
 
