@@ -75,6 +75,13 @@ def test_trial_key_changes_with_the_config_and_nothing_else():
     assert key.startswith("env=hopper_dataset=expert_")
 
 
+def test_trial_keys_of_a_smoke_config_stay_as_they_were():
+    """Config field names and the shape of to_dict() make trial keys: a rename would orphan every stored trial."""
+    spec = parse_spec(BASE, "smoke")
+    keys = [trial_key(p, trial_config(spec, p, out="a")) for p in spec.points()]
+    assert keys == ["env=hopper_dataset=expert_bddfdd7a", "env=hopper_dataset=expert-random_3932b658"]
+
+
 @pytest.mark.parametrize("change, fragment", [
     ({"grid": {"env": ["hopper"], "dataset": ["expert"], "seeds": [0]}}, "unknown grid keys: seeds"),
     ({"grid": {"env": ["hopper"], "dataset": []}}, "grid axis dataset must be a non-empty list"),
