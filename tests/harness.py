@@ -1,5 +1,5 @@
-"""Shared test harness: where the benchmark datasets are, the datasets tests make, and a runner
-for the real `offsim-ray` command."""
+"""Shared test harness: where the benchmark datasets are, the datasets tests make, a runner for the real
+`offsim-ray` command, and the small trial configs and sweep specs the tests build on."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from offsim_ray.data import DatasetStore
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_ROOT = Path(os.environ.get("OFFSIM_BENCH_DATA", REPO.parent / "shared" / "datasets"))
 BENCH_IDS = DatasetStore(BENCH_ROOT).ids()
+
+ALGOS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
 
 # Small real datasets the tests make: (dataset id, env id, steps).
 COLLECTED = [
@@ -59,3 +63,24 @@ def make_nonfinite_dataset(store: DatasetStore, dataset_id: str) -> None:
         values[2, 3] = np.nan  # row 1's next_obs and row 2's obs
         values[4, 0] = np.inf  # rows 3 and 4
         obs[...] = values
+
+
+def smoke_config(trial_data, out, algo: str = "sac", **changes):
+    from offsim_ray.trial import TrialConfig
+
+    data_root, expert = trial_data
+    return TrialConfig(**{"expert": expert, "out": str(out), "algo": algo, "preset": "smoke", "n": 4000,
+                          "data_root": data_root, "offline": True, **changes})
+
+
+def write_spec(path: Path, **changes) -> Path:
+    """A table1 spec of two smoke trials on Hopper expert data (SAC and BC), changed by `changes`."""
+    spec = {
+        "name": "table1",
+        "grid": {"env": ["hopper"], "dataset": ["expert"], "algo": ["sac", "bc"], "seed": [0]},
+        "trial": {"n": 4000},
+        "resources": {"cpu": 1},
+        **changes,
+    }
+    path.write_text(yaml.safe_dump(spec))
+    return path

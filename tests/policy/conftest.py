@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import BENCH_IDS, BENCH_ROOT
-
-ALGOS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
+from tests.harness import ALGOS, BENCH_IDS, BENCH_ROOT, smoke_config
 
 
 @pytest.fixture(scope="session")
@@ -27,13 +25,6 @@ def trial_data(store):
         return str(BENCH_ROOT), "bench/hopper/expert-v0"
     return str(store.root), "local/hopper/random-v0"
 
-
-def smoke_config(trial_data, out, algo: str = "sac", **changes):
-    from offsim_ray.trial import TrialConfig
-
-    data_root, expert = trial_data
-    return TrialConfig(**{"expert": expert, "out": str(out), "algo": algo, "preset": "smoke", "n": 4000,
-                          "data_root": data_root, "offline": True, **changes})
 
 
 @pytest.fixture(scope="session")

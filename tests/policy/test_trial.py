@@ -13,7 +13,7 @@ import pytest
 
 from offsim_ray.errors import OffSimError
 from tests.harness import run_cli
-from tests.policy.conftest import ALGOS, smoke_config
+from tests.harness import ALGOS, smoke_config
 
 RL_ALGOS = ("sac", "ddpg", "ppo")
 BASELINES = ("clare", "mlirl", "iqlearn")

@@ -1,11 +1,8 @@
-"""Sweep-stage fixtures: where the sweeps read their data, and small specs of real trials."""
+"""Sweep-stage fixtures: where the sweeps read their data."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
 from tests.harness import BENCH_IDS, BENCH_ROOT
 
@@ -17,16 +14,3 @@ def sweep_data(store) -> list[str]:
     if {"bench/hopper/expert-v0", "bench/hopper/random-v0", "bench/halfcheetah/medium-v0"} <= set(BENCH_IDS):
         return ["--data-root", str(BENCH_ROOT), "--datasets", "bench/{env}/{level}-v0", "--offline"]
     return ["--data-root", str(store.root), "--datasets", "local/{env}/random-v0", "--offline"]
-
-
-def write_spec(path: Path, **changes) -> Path:
-    """A table1 spec of two smoke trials on Hopper expert data (SAC and BC), changed by `changes`."""
-    spec = {
-        "name": "table1",
-        "grid": {"env": ["hopper"], "dataset": ["expert"], "algo": ["sac", "bc"], "seed": [0]},
-        "trial": {"n": 4000},
-        "resources": {"cpu": 1},
-        **changes,
-    }
-    path.write_text(yaml.safe_dump(spec))
-    return path

@@ -13,7 +13,7 @@ from offsim_ray.errors import OffSimError
 from offsim_ray.spec import parse_spec, with_datasets
 from offsim_ray.sweep import SweepPlan, check_datasets, error_line
 from tests.harness import BENCH_IDS, BENCH_ROOT, assert_one_line_error, run_cli
-from tests.sweep.conftest import write_spec
+from tests.harness import write_spec
 
 
 def test_unwritable_storage_is_refused_before_ray_starts(tmp_path):

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from tests.harness import REPO, run_cli
-from tests.sweep.conftest import write_spec
+from tests.harness import write_spec
 
 BIN = Path(sys.executable).parent
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.harness import REPO, assert_one_line_error, run_cli
-from tests.sweep.conftest import write_spec
+from tests.harness import write_spec
 
 
 @pytest.fixture(scope="module")
