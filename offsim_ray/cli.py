@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from offsim_ray.errors import OffSimError, check_device
-from offsim_ray.files import check_replaceable, read_jsonl, write_with
-from offsim_ray.policy.config import ALGORITHMS
+from offsim_ray.files import check_replaceable, write_with
+from offsim_ray.policy.config import ALGORITHMS, ExpertConfig
 from offsim_ray.simulator.config import PRESETS as SIM_PRESETS
 from offsim_ray.threads import DEFAULT_THREADS, note_if_busy, set_threads
+from offsim_ray.trial import TrialConfig
 
 PRESETS = tuple(SIM_PRESETS)  # smoke | quick | paper, the simulator's and the policy's alike
 
@@ -110,9 +112,7 @@ def data_export(args: argparse.Namespace) -> None:
     data = _training_data(args)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_with(out, lambda tmp: np.savez(tmp, obs=data.obs, action=data.action, next_obs=data.next_obs,
-                                             terminated=data.terminated, truncated=data.truncated,
-                                             source=data.source))
+        write_with(out, lambda tmp: np.savez(tmp, **data.arrays()))
     except OSError as e:
         raise OffSimError(f"cannot write {out}: {e.strerror or e}") from None
     print(f"wrote {len(data)} transitions of {data.name} ({data.env_id}) -> {out}")
@@ -160,7 +160,7 @@ def fit_report(args: argparse.Namespace) -> None:
         f"config       alpha {config.alpha}  nll_weight {config.nll_weight}  beta {config.beta}  "
         f"margin {config.margin_value:.4g}  hinge_on {config.hinge_on}  steps {config.warmup_steps}+{config.steps}",
     ]
-    rows = read_jsonl(Path(args.artifact) / "metrics.jsonl", strict=True)
+    rows = Simulator.history(args.artifact)
     if rows:
         lines += [f"{k:<24} {v:.4f}" for k, v in rows[-1].items() if k.startswith("sim/")]
     lines += [f"{k:<24} {v:.4f}" for k, v in {**simulator.reward_generalisation(), **simulator.reward_rank(),
@@ -175,24 +175,12 @@ def fit_report(args: argparse.Namespace) -> None:
 
 
 def rollout(args: argparse.Namespace) -> None:
-    import time
+    from offsim_ray.envs.offsim_env import random_rollouts
 
-    import gymnasium as gym
-
-    env = gym.make_vec("OffSim-v0", num_envs=args.num_envs, vectorization_mode="vector_entry_point",
-                       artifact=args.artifact, horizon=args.horizon, variance=args.variance,
-                       termination=args.termination)
-    env.reset(seed=args.seed)
-    rewards, ended = 0.0, 0
-    started = time.perf_counter()
-    for _ in range(args.steps):
-        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-        rewards += float(reward.sum())
-        ended += int((terminated | truncated).sum())
-    seconds = time.perf_counter() - started
-    n = args.steps * args.num_envs
+    n, seconds, ended, mean_reward = random_rollouts(args.artifact, args.num_envs, args.steps, args.horizon,
+                                                     args.variance, args.termination, args.seed)
     print(f"{n} random-action transitions in {seconds:.2f} s ({n / seconds:.0f} steps/s), "
-          f"{ended} episodes ended, mean reward {rewards / n:.4f}")
+          f"{ended} episodes ended, mean reward {mean_reward:.4f}")
 
 
 TRIAL_FLAGS = ("expert", "diverse", "algo", "preset", "seed", "n", "out", "artifact", "data_root", "offline",
@@ -200,8 +188,6 @@ TRIAL_FLAGS = ("expert", "diverse", "algo", "preset", "seed", "n", "out", "artif
 
 
 def _trial_config(args: argparse.Namespace):
-    from offsim_ray.trial import TrialConfig
-
     values = {}
     if args.config:
         import yaml
@@ -258,7 +244,6 @@ def evaluate_policy(args: argparse.Namespace) -> None:
 
 
 def experts_train(args: argparse.Namespace) -> None:
-    from offsim_ray.policy.config import ExpertConfig
     from offsim_ray.policy.expert_training import train_expert
 
     flags = dict(env=args.env, env_steps=args.steps, iteration_steps=args.iteration_steps, num_envs=args.num_envs,
@@ -357,7 +342,13 @@ def tables(args: argparse.Namespace) -> None:
     _print_tables(write_tables(load_trials(args.runs), args.out))
 
 
+def _default(cls, name: str):
+    """The default of the dataclass `cls`'s field `name`, for help texts."""
+    return next(f.default for f in fields(cls) if f.name == name)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    expert = ExpertConfig()
     parser = _Parser(prog="offsim-ray", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -388,8 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", required=True, help="Gymnasium env id, e.g. Hopper-v5")
     p.add_argument("--experts", help="folder with expert.npz and medium.npz (from `offsim-ray experts train`), "
                                      "or one sub-folder per env id (default: the shipped experts)")
-    p.add_argument("--levels", default="expert,medium,random", help="comma-separated (default expert,medium,random)")
-    p.add_argument("--steps", type=_positive_int, default=20_000, help="env steps per dataset (default 20000)")
+    p.add_argument("--levels", default="expert,medium,random", help="comma-separated (default %(default)s)")
+    p.add_argument("--steps", type=_positive_int, default=20_000, help="env steps per dataset (default %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace datasets that exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -416,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("fit", parents=[training_data, compute], help="fit an OffSim (or, with --diverse, OffSim+) simulator")
     p.add_argument("--out", required=True, help="artifact directory to write")
-    p.add_argument("--preset", choices=PRESETS, default="quick", help="fit budgets (default quick)")
+    p.add_argument("--preset", choices=PRESETS, default=_default(TrialConfig, "preset"), help="fit budgets (default %(default)s)")
     p.add_argument("--alpha", type=float, help="entropy weight of eq. (3)")
     p.add_argument("--beta", type=float, help="hinge weight of eq. (8)")
     p.add_argument("--nll-weight", type=float, help="weight of the NLL anchor in the transition step")
@@ -450,10 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="YAML file of trial config keys (flags override it)")
     p.add_argument("--expert", help="expert dataset id or alias")
     p.add_argument("--diverse", help="diverse dataset id or alias (OffSim+)")
-    p.add_argument("--algo", choices=ALGORITHMS, help="policy algorithm (default sac)")
-    p.add_argument("--preset", choices=PRESETS, help="budgets (default quick)")
+    p.add_argument("--algo", choices=ALGORITHMS, help=f"policy algorithm (default {_default(TrialConfig, 'algo')})")
+    p.add_argument("--preset", choices=PRESETS, help=f"budgets (default {_default(TrialConfig, 'preset')})")
     p.add_argument("--seed", type=int)
-    p.add_argument("--n", type=_positive_int, help="transitions to fit on (default 20000)")
+    p.add_argument("--n", type=_positive_int, help=f"transitions to fit on (default {_default(TrialConfig, 'n')})")
     p.add_argument("--out", help="trial directory: simulator, checkpoints, policy, metrics.json")
     p.add_argument("--artifact", help="simulator artifact to reuse or write (default OUT/simulator)")
     p.add_argument("--drop-nonfinite", action="store_true", help="drop rows with NaN or inf instead of refusing")
@@ -473,15 +464,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = experts_commands.add_parser("train", parents=[compute], help="train an expert with SAC in the real env (resumes DIR)")
     p.add_argument("--env", required=True, help="Gymnasium env id, e.g. Hopper-v5")
     p.add_argument("--out", required=True, help="run directory: checkpoints, snapshots, expert.npz, medium.npz")
-    p.add_argument("--steps", type=_positive_int, help="env-step budget after the warm-up (default 1000000); "
+    p.add_argument("--steps", type=_positive_int, help=f"env-step budget after the warm-up (default {expert.env_steps}); "
                                                        "may grow or shrink when resuming")
-    p.add_argument("--iteration-steps", type=_positive_int, help="env steps between checkpoints (default 10000)")
-    p.add_argument("--num-envs", type=_positive_int, help="envs stepped together (default 1)")
-    p.add_argument("--hidden", type=_positive_int, help="width of the two hidden layers (default 256)")
-    p.add_argument("--batch-size", type=_positive_int, help="transitions per gradient step (default 256)")
-    p.add_argument("--learning-starts", type=_positive_int, help="uniform-random warm-up steps (default 10000)")
+    p.add_argument("--iteration-steps", type=_positive_int,
+                   help=f"env steps between checkpoints (default {expert.iteration_steps})")
+    p.add_argument("--num-envs", type=_positive_int, help=f"envs stepped together (default {expert.num_envs})")
+    p.add_argument("--hidden", type=_positive_int, help=f"width of the two hidden layers (default {expert.hidden})")
+    p.add_argument("--batch-size", type=_positive_int,
+                   help=f"transitions per gradient step (default {expert.batch_size})")
+    p.add_argument("--learning-starts", type=_positive_int,
+                   help=f"uniform-random warm-up steps (default {expert.learning_starts})")
     p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="torch device of the learner (default cpu)")
+    p.add_argument("--device", help=f"torch device of the learner (default {expert.device})")
     p.add_argument("--no-progress", action="store_true", help="no per-iteration lines")
     p.set_defaults(func=experts_train)
     p = experts_commands.add_parser("list", help="experts with their returns (default: the shipped ones)")
@@ -490,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweeping = argparse.ArgumentParser(add_help=False, parents=[common])
     sweeping.add_argument("--preset", choices=PRESETS, default="quick",
-                          help="budgets and grid of the spec (default quick)")
+                          help="budgets and grid of the spec (default %(default)s)")
     sweeping.add_argument("--storage", default="~/ray_results",
                           help="folder for the sweep, its trials and simulators; on a cluster, one every "
                                "node can reach (default ~/ray_results)")
@@ -509,12 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("reproduce", parents=[sweeping],
                             help="run a paper table's sweep (resuming it if it exists) and write the table")
     p.add_argument("table", choices=["table1", "table2", "table3", "table4", "all"])
-    p.add_argument("--out", default="results", help="folder for the tables (default results)")
+    p.add_argument("--out", default="results", help="folder for the tables (default %(default)s)")
     p.set_defaults(func=reproduce)
 
     p = commands.add_parser("tables", help="rebuild the paper's tables from sweep folders")
     p.add_argument("runs", nargs="+", help="sweep folders (STORAGE/<table>-<preset>)")
-    p.add_argument("--out", default="results", help="folder for the tables (default results)")
+    p.add_argument("--out", default="results", help="folder for the tables (default %(default)s)")
     p.set_defaults(func=tables)
     return parser
 

@@ -73,6 +73,10 @@ class Transitions:
     def name(self) -> str:
         return " + ".join(self.dataset_ids)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The per-row arrays by name, as saved in .npz files."""
+        return {name: getattr(self, name) for name in _ARRAYS}
+
     def take(self, index: np.ndarray) -> Transitions:
         """Rows selected by an integer index or a boolean mask."""
         return Transitions(

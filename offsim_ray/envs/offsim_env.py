@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -138,3 +139,21 @@ class OffSimVectorEnv(gym.vector.VectorEnv):
         self._obs = next_obs
         self._ended = terminated | truncated
         return next_obs.copy(), reward, terminated, truncated, {}
+
+
+def random_rollouts(artifact: str | os.PathLike, num_envs: int, steps: int, horizon: int, variance: str,
+                    termination: bool, seed: int) -> tuple[int, float, int, float]:
+    """`steps` vector steps of `num_envs` learned envs with uniform random actions: (transitions, seconds,
+    episodes ended, mean reward)."""
+    env = gym.make_vec("OffSim-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", artifact=artifact,
+                       horizon=horizon, variance=variance, termination=termination)
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    rewards, ended = 0.0, 0
+    started = time.perf_counter()
+    for _ in range(steps):
+        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        rewards += float(reward.sum())
+        ended += int((terminated | truncated).sum())
+    n = steps * num_envs
+    return n, time.perf_counter() - started, ended, rewards / n

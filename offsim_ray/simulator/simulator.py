@@ -20,7 +20,7 @@ import torch
 
 from offsim_ray.data.transitions import DIVERSE, EXPERT, NormStats, Transitions, check_compatible
 from offsim_ray.errors import OffSimError, read_json
-from offsim_ray.files import write_dir
+from offsim_ray.files import read_jsonl, write_dir
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
 
@@ -185,8 +185,7 @@ class Simulator:
             (folder / "norm.json").write_text(json.dumps(d.normalization().to_dict()))
             torch.save({"transition": self.transition.state_dict(), "reward": self.reward.state_dict()},
                        folder / "weights.pt")
-            np.savez(folder / "data.npz", obs=d.obs, action=d.action, next_obs=d.next_obs,
-                     terminated=d.terminated, truncated=d.truncated, source=d.source, holdout=self.holdout)
+            np.savez(folder / "data.npz", **d.arrays(), holdout=self.holdout)
             (folder / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in history))
             _write_tensorboard(folder / "tensorboard", history)
 
@@ -196,6 +195,11 @@ class Simulator:
         except OSError as e:
             raise OffSimError(f"cannot write the artifact to {out}: {e.strerror or e}") from None
         return out
+
+    @staticmethod
+    def history(path: str | os.PathLike) -> list[dict]:
+        """The fit's metric rows of the artifact at `path` (metrics.jsonl); a damaged line is an error naming it."""
+        return read_jsonl(Path(path) / "metrics.jsonl", strict=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> Simulator:
