@@ -187,21 +187,22 @@ def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tup
     return measured_config, {"sim/reward_scale": proposal.reward_scale, "sim/proposed_margin": proposal.relative}
 
 
-def prepared_simulator(config: TrialConfig, trainer: Trainer, data, store, progress: bool) -> tuple[Path | None, dict]:
+def prepared_simulator(config: TrialConfig, trainer: Trainer, data, store, progress: bool):
     """The simulator the trainer needs, fit or reused, and its `sim/…` metrics: OffSim's (with the margin
     measured for OffSim+), or the dynamics ensemble of CLARE and ML-IRL, the simulator stage's T_θ fit by
-    maximum likelihood alone (no min-max steps) and shared like a simulator."""
+    maximum likelihood alone (no min-max steps) and shared like a simulator. Returns (artifact path, the
+    loaded simulator, metrics); (None, None, {}) when the trainer needs none."""
     if trainer.simulator == "dynamics":
         dynamics_config = config.sim_config().with_(steps=0)
         artifact = config.artifact_dir(data, dynamics_config, "dynamics")
-        _, sim_metrics = simulator_for(data, dynamics_config, artifact, progress)
-        return artifact, {k: v for k, v in sim_metrics.items() if k.startswith("sim/")}
+        simulator, sim_metrics = simulator_for(data, dynamics_config, artifact, progress)
+        return artifact, simulator, {k: v for k, v in sim_metrics.items() if k.startswith("sim/")}
     if trainer.simulator == "offsim":
         sim_config, scale_metrics = measured_sim_config(config, data, store, progress)
         artifact = config.artifact_dir(data, sim_config)
-        _, sim_metrics = simulator_for(data, sim_config, artifact, progress)
-        return artifact, {**scale_metrics, **sim_metrics, "sim/margin": sim_config.margin_value}
-    return None, {}
+        simulator, sim_metrics = simulator_for(data, sim_config, artifact, progress)
+        return artifact, simulator, {**scale_metrics, **sim_metrics, "sim/margin": sim_config.margin_value}
+    return None, None, {}
 
 
 def run_trial(config: TrialConfig, progress: bool = True, report=None, overwrite: bool = False) -> dict:
@@ -242,13 +243,14 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     write_json(out / "trial.json", resolved)  # once the data is known good: a refused trial leaves nothing
     low, high = action_bounds(data)
     trainer = TRAINERS[policy_config.algo]
-    artifact, metrics = prepared_simulator(config, trainer, data, store, progress)
+    artifact, simulator, metrics = prepared_simulator(config, trainer, data, store, progress)
     workdir = out / "training"
     if not trainer.resumes:
         shutil.rmtree(workdir, ignore_errors=True)
     if progress:
         note_if_busy()
-    module, last = trainer.train(TrainingContext(data, policy_config, low, high, workdir, artifact, progress, report))
+    module, last = trainer.train(TrainingContext(data, policy_config, low, high, workdir, artifact, simulator,
+                                                 progress, report))
     metrics.update({k: v for k, v in last.items() if k.startswith(("policy/", "irl/"))})
     policy = Policy(module, {
         "algo": policy_config.algo, "env_id": data.env_id, "obs_dim": data.obs_dim,

@@ -13,6 +13,7 @@ import numpy as np
 
 from offsim_ray.data.transitions import Transitions
 from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.simulator.simulator import Simulator
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class TrainingContext:
     high: np.ndarray
     workdir: Path                     # progress.jsonl, TensorBoard events, checkpoints
     artifact: Path | None = None      # the simulator the trainer's `simulator` names (None: it needs none)
+    simulator: Simulator | None = None  # that simulator, loaded (the trial has it in memory already)
     progress: bool = True             # a line on stderr per iteration
     report: Callable[[dict], None] | None = None  # gets each iteration's row (a sweep hands it to Ray Tune)
 

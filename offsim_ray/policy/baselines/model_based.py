@@ -147,10 +147,10 @@ class RewardLearning:
 
 
 def train_model_based(method: RewardLearning, context: TrainingContext):
-    """Trains `method`'s reward and policy in the dynamics ensemble at the context's artifact; returns (the
+    """Trains `method`'s reward and policy in the context's dynamics ensemble; returns (the
     policy's RLModule, the last metrics row)."""
     data, config, low, high = context.data, context.config, context.low, context.high
-    simulator = Simulator.load(context.artifact, config.device)
+    simulator = context.simulator
     torch.manual_seed(config.seed)
     device = config.device
     generator = torch.Generator(device=device).manual_seed(config.seed)
