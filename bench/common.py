@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from offsim_ray.data import DatasetStore, Transitions, load_transitions
 
@@ -17,3 +18,11 @@ def parser(doc: str) -> argparse.ArgumentParser:
 def transitions(args: argparse.Namespace) -> tuple[DatasetStore, Transitions]:
     store = DatasetStore.from_env(args.data_root)
     return store, load_transitions(args.dataset, store).subsample(20_000, 0)
+
+
+def artifact_dirs(paths: list[str]) -> list[Path]:
+    """Each path that is a simulator artifact (holds meta.json), else the artifacts directly inside it."""
+    dirs = []
+    for path in map(Path, paths):
+        dirs += [path] if (path / "meta.json").is_file() else sorted(p.parent for p in path.glob("*/meta.json"))
+    return dirs

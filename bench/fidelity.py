@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -100,18 +99,10 @@ def step_cells(errors: list[float]) -> str:
     return " | ".join(f"{e:.3f}" for e in errors)
 
 
-def artifact_dirs(paths: list[str]) -> list[Path]:
-    """Each path that is an artifact (holds meta.json), else the artifacts directly inside it."""
-    dirs = []
-    for path in map(Path, paths):
-        dirs += [path] if (path / "meta.json").is_file() else sorted(p.parent for p in path.glob("*/meta.json"))
-    return dirs
-
-
 def measure_artifacts(paths: list[str], count: int) -> None:
     print(f"artifacts, up to {count} replay windows each, torch {torch.__version__}")
     print(table_header(["artifact", "env", "datasets", "rows", "windows"], "mean"))
-    for path in artifact_dirs(paths):
+    for path in common.artifact_dirs(paths):
         simulator = Simulator.load(path)
         windows = artifact_windows(simulator, count, seed=1)
         errors = open_loop_error(simulator, windows, data_std(simulator.data))
