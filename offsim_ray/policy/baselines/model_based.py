@@ -151,6 +151,8 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
     policy's RLModule, the last metrics row)."""
     data, config, low, high = context.data, context.config, context.low, context.high
     simulator = context.simulator
+    if simulator.config.device != config.device:  # sim.device and policy.device are set apart
+        simulator = Simulator.load(context.artifact, config.device)
     torch.manual_seed(config.seed)
     device = config.device
     generator = torch.Generator(device=device).manual_seed(config.seed)
