@@ -26,3 +26,8 @@ def artifact_dirs(paths: list[str]) -> list[Path]:
     for path in map(Path, paths):
         dirs += [path] if (path / "meta.json").is_file() else sorted(p.parent for p in path.glob("*/meta.json"))
     return dirs
+
+
+def data_root(args: argparse.Namespace, dataset_id: str) -> str:
+    """--data-root when it holds the dataset, else --made-root (data made by `offsim-ray data make`)."""
+    return args.data_root if (Path(args.data_root) / dataset_id).is_dir() else args.made_root

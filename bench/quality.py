@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+import common
+
 from offsim_ray.files import read_jsonl, write_text
 
 MIXES = ("expert", "medium", "expert+random", "expert+medium", "medium+random")
@@ -54,16 +56,11 @@ def parse_method(text: str) -> tuple[str, str, dict]:
     return label, algo, overrides
 
 
-def data_root(args: argparse.Namespace, dataset_id: str) -> str:
-    """--data-root when it holds the dataset, else --made-root (data made by `offsim-ray data make`)."""
-    return args.data_root if (Path(args.data_root) / dataset_id).is_dir() else args.made_root
-
-
 def make_missing(args: argparse.Namespace, datasets: list[str]) -> None:
     """`offsim-ray data make` into --made-root for each env whose local/<task>/… data is in neither store."""
     envs = {"hopper": "Hopper-v5", "walker2d": "Walker2d-v5", "halfcheetah": "HalfCheetah-v5"}
     missing = {part.split("/")[1] for dataset in datasets for part in dataset.split("+")
-               if part.startswith("local/") and not (Path(data_root(args, part)) / part).is_dir()}
+               if part.startswith("local/") and not (Path(common.data_root(args, part)) / part).is_dir()}
     for task in sorted(missing):
         subprocess.run([sys.executable, "-m", "offsim_ray.cli", "data", "make", "--env", envs[task], "--data-root",
                         args.made_root, "--offline", "--no-progress"], check=True)
@@ -75,7 +72,7 @@ def run(args: argparse.Namespace, dataset: str, method: str, seed: int) -> dict:
     out = Path(args.out) / dataset.replace("/", "_").replace("+", "__") / f"{label}-{seed}"
     out.mkdir(parents=True, exist_ok=True)
     trial = {"expert": expert, "diverse": diverse or None, "algo": algo, "preset": args.preset, "seed": seed,
-             "out": str(out), "simulators": str(Path(args.out) / "simulators"), "data_root": data_root(args, expert),
+             "out": str(out), "simulators": str(Path(args.out) / "simulators"), "data_root": common.data_root(args, expert),
              "offline": True, **overrides}
     (out / "bench-trial.yaml").write_text(yaml.safe_dump(trial))
     command = [sys.executable, "-m", "offsim_ray.cli", "train", str(out / "bench-trial.yaml"), "--no-progress"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 
@@ -37,13 +36,13 @@ def main() -> None:
                         help="fitted simulator artifacts, or folders of them")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    stores = [DatasetStore.from_env(args.data_root), DatasetStore.from_env(args.made_root)]
     cache = {}
 
     def real(dataset_id: str):
         if dataset_id not in cache:
-            store = next((s for s in stores if (Path(s.root) / dataset_id).is_dir()), None)
-            cache[dataset_id] = None if store is None else load_transitions(dataset_id, store, download=False)
+            store = DatasetStore.from_env(common.data_root(args, dataset_id))
+            cache[dataset_id] = (load_transitions(dataset_id, store, download=False)
+                                 if (store.root / dataset_id).is_dir() else None)
         return cache[dataset_id]
 
     print("| artifact | fitted on | " + " | ".join(f"r on {level}" for level in LEVELS) + " |")
