@@ -26,6 +26,12 @@ from offsim_ray.simulator.simulator import Simulator
 VARIANCES = ("high", "low")
 
 
+def value_bound(gamma: float, reward_shift: float) -> float | None:
+    """The largest |discounted return| a learned-env episode can have: r_φ lies in (−1, 1) (tanh), plus
+    `reward_shift`, for ever; None when γ = 1 leaves it unbounded."""
+    return (1.0 + abs(reward_shift)) / (1.0 - gamma) if gamma < 1 else None
+
+
 @functools.lru_cache(maxsize=8)
 def _load(path: str, mtime: float, device: str) -> Simulator:
     return Simulator.load(path, device)

@@ -157,11 +157,13 @@ class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         return functional_call(self.critic, params, (obs, action)).min(0).values
 
 
-def td_critic_loss(module: ActorCriticModule, obs, actions, rewards, next_obs, terminateds,
-                   gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Σ_e ½(Q_e(s, a) − y)², y = r + γ(1 − d)·V'(s') from the target networks; also Q(s, a), (E, B)."""
+def td_critic_loss(module: ActorCriticModule, obs, actions, rewards, next_obs, terminateds, gamma: float,
+                   value_bound: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Σ_e ½(Q_e(s, a) − y)², y = r + γ(1 − d)·V'(s') from the target networks, V' within ±`value_bound`;
+    also Q(s, a), (E, B)."""
     with torch.no_grad():
-        target = losses.td_target(rewards, terminateds.float(), module.soft_value(next_obs, target=True), gamma)
+        target = losses.td_target(rewards, terminateds.float(), module.soft_value(next_obs, target=True), gamma,
+                                  value_bound)
     q = module.critic(obs, actions)
     return sum(losses.critic_loss(q_e, target) for q_e in q), q
 
@@ -231,7 +233,8 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
         module = self._module[module_id].unwrapped()
         settings = self.config.learner_config_dict
         critic_loss, q = td_critic_loss(module, batch[Columns.OBS], batch[Columns.ACTIONS], batch[Columns.REWARDS],
-                                        batch[Columns.NEXT_OBS], batch[Columns.TERMINATEDS], settings["gamma"])
+                                        batch[Columns.NEXT_OBS], batch[Columns.TERMINATEDS], settings["gamma"],
+                                        settings["value_bound"])
         actor_loss, alpha_loss, metrics = actor_objective(module, batch[Columns.OBS], fwd_out[Columns.ACTION_DIST_INPUTS],
                                                           settings["learn_alpha"], settings["q_weight"])
         penalty = self.expert_penalty(module)

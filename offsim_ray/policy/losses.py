@@ -25,8 +25,12 @@ def q_scale(q: torch.Tensor, weight: float) -> torch.Tensor | float:
     return weight / q.detach().abs().mean().clamp_min(1e-6) if weight > 0 else 1.0
 
 
-def td_target(rewards: torch.Tensor, terminateds: torch.Tensor, next_q: torch.Tensor, gamma: float) -> torch.Tensor:
-    """r + γ(1 − d)·Q'(s', μ'(s')), no gradient."""
+def td_target(rewards: torch.Tensor, terminateds: torch.Tensor, next_q: torch.Tensor, gamma: float,
+              bound: float | None = None) -> torch.Tensor:
+    """r + γ(1 − d)·Q'(s', μ'(s')), no gradient; Q' clamped to ±`bound`, the largest return the rewards allow,
+    so that a critic extrapolating on states the model drifts to cannot feed on its own overestimates."""
+    if bound is not None:
+        next_q = next_q.clamp(-bound, bound)
     return (rewards + gamma * (1.0 - terminateds) * next_q).detach()
 
 

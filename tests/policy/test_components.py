@@ -34,6 +34,16 @@ def test_expert_mse_and_td_target():
     assert actor.grad.tolist() == [[-2.0, 2.0]]
     target = td_target(torch.tensor([1.0, 1.0]), torch.tensor([0.0, 1.0]), torch.tensor([10.0, 10.0]), 0.9)
     assert target.tolist() == [10.0, 1.0] and not target.requires_grad
+    bounded = td_target(torch.tensor([1.0, 1.0]), torch.zeros(2), torch.tensor([400.0, -400.0]), 0.5, bound=100.0)
+    assert bounded.tolist() == [51.0, -49.0]
+
+
+def test_value_bound_is_the_largest_return_of_the_learned_rewards():
+    from offsim_ray.envs.offsim_env import value_bound
+
+    assert value_bound(0.99, 0.0) == pytest.approx(100.0)  # r_φ in (−1, 1) for ever
+    assert value_bound(0.9, 1.0) == pytest.approx(20.0)  # r_φ + 1 in (0, 2)
+    assert value_bound(1.0, 0.0) is None
 
 
 def test_flat_replay_wraps_around_and_clips_actions():
