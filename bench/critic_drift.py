@@ -1,0 +1,95 @@
+"""Does the critic feed on the learned env's drift? For finished SAC or DDPG trials in the learned env: the
+final critic's Q on the data's rows by source, and along rollouts of the final policy in the learned env
+from the data's states, per step: how far the states have drifted from the data (the largest |s − mean| / std
+over dimensions), mean Q(s, π(s)), and mean reward. When Q grows along a rollout by more than 1/γ per step,
+each TD target bootstrapped from a rollout's last state is larger than the Q it trains, and the critic
+climbs without end.
+
+    python bench/critic_drift.py TRIAL_DIR [TRIAL_DIR ...] [--steps 8] [--starts 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from ray.rllib.core.rl_module.rl_module import RLModule
+
+from offsim_ray.errors import OffSimError
+from offsim_ray.nets import from_box, to_box
+from offsim_ray.simulator import Simulator
+
+SOURCES = {0: "expert", 1: "diverse"}
+
+
+def load(trial: Path) -> tuple[RLModule, Simulator]:
+    """The trial's last checkpointed module (actor and critics) and the simulator it trained in."""
+    checkpoint = trial.resolve() / "training" / "algorithm"
+    try:
+        with open(checkpoint / "class_and_ctor_args.pkl", "rb") as f:
+            settings = pickle.load(f)["ctor_args_and_kwargs"][0][0]["learner_config_dict"]
+        module = RLModule.from_checkpoint(str(checkpoint / "learner_group/learner/rl_module/default_policy"))
+    except (OSError, KeyError, IndexError, ImportError, AttributeError, pickle.UnpicklingError) as e:
+        raise OffSimError(f"{trial}: no algorithm checkpoint of a learned-env trial that this code can read "
+                          f"({e})") from None
+    if not hasattr(module, "critic") or not settings.get("artifact"):
+        raise OffSimError(f"{trial}: not an actor-critic trial in the learned env")
+    return module.eval(), Simulator.load(settings["artifact"])
+
+
+@torch.no_grad()
+def report(trial: Path, steps: int, starts: int) -> None:
+    module, simulator = load(trial)
+    dist_cls = module.get_inference_action_dist_cls()
+    data = simulator.data
+    low, high = np.asarray(simulator.action_low), np.asarray(simulator.action_high)
+    obs = torch.as_tensor(np.array(data.obs), dtype=torch.float32)
+
+    def policy_action(states: torch.Tensor) -> torch.Tensor:
+        inputs = module.forward_inference({"obs": states})["action_dist_inputs"]
+        return dist_cls.from_logits(inputs).to_deterministic().sample().clamp(-1, 1)
+
+    data_actions = torch.as_tensor(np.clip(from_box(np.asarray(data.action), low, high), -1, 1), dtype=torch.float32)
+    q_data = module.critic(obs, data_actions).min(0).values.numpy()
+    q_policy = module.critic(obs, policy_action(obs)).min(0).values.numpy()
+    print(trial)
+    for source in np.unique(data.source):
+        rows = np.asarray(data.source) == source
+        print(f"  {SOURCES.get(int(source), source):<8} rows: Q(s, a_data) {q_data[rows].mean():8.2f}   "
+              f"Q(s, π(s)) {q_policy[rows].mean():8.2f}")
+    rng = np.random.default_rng(0)
+    mean, std = data.obs.mean(0), data.obs.std(0) + 1e-3
+    states = np.asarray(data.obs)[rng.integers(0, len(data.obs), starts)]
+    previous = None
+    for step in range(steps):
+        s = torch.as_tensor(states, dtype=torch.float32)
+        actions = policy_action(s)
+        q = module.critic(s, actions).min(0).values.numpy().mean()
+        drift = np.abs((states - mean) / std).max(1).mean()
+        states, reward = simulator.step(states, to_box(actions.numpy(), low, high), rng, True, True)
+        growth = f"×{q / previous:5.3f}" if previous else ""
+        print(f"  step {step}: drift {drift:5.2f} std   Q {q:8.2f} {growth:<7}  r {reward.mean():6.3f}")
+        previous = q
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("trials", nargs="+", type=Path, help="trial directories of finished SAC or DDPG trials")
+    parser.add_argument("--steps", type=int, default=8, help="learned-env steps per rollout")
+    parser.add_argument("--starts", type=int, default=4000, help="rollouts, started from the data's states")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    try:
+        for trial in args.trials:
+            report(trial, args.steps, args.starts)
+    except OffSimError as e:
+        print(f"critic_drift: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
