@@ -36,6 +36,7 @@ def test_trial_metrics_are_finite_and_well_formed(trials, algo):
     if algo in RL_ALGOS:
         assert metrics["policy/env_steps"] > 0
         assert math.isfinite(metrics["policy/learned_return_mean"])
+        assert 1 <= metrics["policy/learned_length_mean"] <= policy.horizon
 
 
 def test_normalised_score_uses_the_datasets_reference(trials, trial_data):

@@ -33,6 +33,8 @@ def iteration_metrics(result: dict, iteration: int, config: PolicyConfig, second
     row = {"iteration": iteration, "policy/updates": iteration * gradient_steps_per_iteration(config),
            "policy/env_steps": float(runners.get("num_env_steps_sampled_lifetime", 0)),
            "policy/learned_return_mean": float(runners.get("episode_return_mean", float("nan"))),
+           # below `horizon` when the termination function ends episodes early
+           "policy/learned_length_mean": float(runners.get("episode_len_mean", float("nan"))),
            "policy/seconds": seconds}
     row.update({f"policy/{k}": float(learner[k]) for k in LEARNER_KEYS if k in learner})
     return row
