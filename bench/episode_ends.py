@@ -1,0 +1,56 @@
+"""How do a trained policy's real-env episodes end? For each finished trial: its deterministic episodes in
+the real v5 env, each with its length, return, whether the env terminated it, the torso's height z and
+angle at the end (obs[0], obs[1]), and the forward velocity (qvel[0], m/s) averaged over the episode and
+over its last 50 steps. A policy that speeds up before it falls shows a last-50 velocity above its mean.
+
+    python bench/episode_ends.py TRIAL_DIR [TRIAL_DIR ...] [--episodes 5] [--seed 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from offsim_ray.errors import OffSimError
+from offsim_ray.policy.artifact import Policy
+
+
+def episode(env: gym.Env, policy: Policy, seed: int) -> str:
+    obs, _ = env.reset(seed=seed)
+    total, velocities, done, terminated = 0.0, [], False, False
+    while not done:
+        obs, reward, terminated, truncated, _ = env.step(policy.act(obs[None])[0])
+        total += float(reward)
+        velocities.append(float(env.unwrapped.data.qvel[0]))
+        done = terminated or truncated
+    end = "terminated" if terminated else "truncated"
+    return (f"{len(velocities):5d} steps  return {total:8.1f}  {end:<10}  z {obs[0]:5.2f}  angle {obs[1]:6.2f}  "
+            f"velocity {np.mean(velocities):5.2f}, last 50 steps {np.mean(velocities[-50:]):5.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("trials", nargs="+", type=Path, help="finished trial directories (holding policy/)")
+    parser.add_argument("--episodes", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=100, help="reset seed of the first episode")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    try:
+        for trial in args.trials:
+            policy = Policy.load(trial / "policy")
+            env = gym.make(policy.info["env_id"])
+            print(trial)
+            for k in range(args.episodes):
+                print("  " + episode(env, policy, args.seed + k))
+    except OffSimError as e:
+        print(f"episode_ends: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
