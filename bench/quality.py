@@ -108,7 +108,6 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="bench-runs/quality")
     args = parser.parse_args()
-    # the slowest first, so that two parallel jobs end together
     make_missing(args, args.datasets)
     grid = [(d, m, s) for s in args.seeds for d in args.datasets for m in args.methods]
     with ThreadPoolExecutor(args.jobs) as pool:
