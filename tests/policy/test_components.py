@@ -153,3 +153,12 @@ def test_presets_differ_only_in_budgets_and_sizes():
               "ppo_epochs", "eval_episodes", "checkpoint_every"}
     for other in (smoke, paper):
         assert {k for k in quick if quick[k] != other[k]} <= budget
+
+
+def test_learned_env_learners_clamp_targets_at_the_rewards_bound_and_real_env_ones_do_not(fitted):
+    from offsim_ray.policy.config import PolicyConfig
+    from offsim_ray.policy.rllib.algorithm import learner_settings
+
+    config = PolicyConfig(gamma=0.95, reward_shift=1.0)
+    assert learner_settings(config, fitted[2])["value_bound"] == pytest.approx(40.0)
+    assert learner_settings(config, None, "Hopper-v5")["value_bound"] is None  # real rewards have no known bound
