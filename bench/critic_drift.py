@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from ray.rllib.core.rl_module.rl_module import RLModule
 
+from offsim_ray.data.transitions import DIVERSE, EXPERT
 from offsim_ray.errors import OffSimError
 from offsim_ray.nets import from_box, to_box
 from offsim_ray.simulator import Simulator
 
-SOURCES = {0: "expert", 1: "diverse"}
+SOURCES = {EXPERT: "expert", DIVERSE: "diverse"}
 
 
 def load(trial: Path) -> tuple[RLModule, Simulator]:
@@ -62,14 +63,13 @@ def report(trial: Path, steps: int, starts: int) -> None:
         print(f"  {SOURCES.get(int(source), source):<8} rows: Q(s, a_data) {q_data[rows].mean():8.2f}   "
               f"Q(s, π(s)) {q_policy[rows].mean():8.2f}")
     rng = np.random.default_rng(0)
-    mean, std = data.obs.mean(0), data.obs.std(0) + 1e-3
     states = np.asarray(data.obs)[rng.integers(0, len(data.obs), starts)]
     previous = None
     for step in range(steps):
         s = torch.as_tensor(states, dtype=torch.float32)
         actions = policy_action(s)
         q = module.critic(s, actions).min(0).values.numpy().mean()
-        drift = np.abs((states - mean) / std).max(1).mean()
+        drift = module.critic.standardise(s).abs().max(1).values.mean()  # the critic's own data statistics
         states, reward = simulator.step(states, to_box(actions.numpy(), low, high), rng, True, True)
         growth = f"×{q / previous:5.3f}" if previous else ""
         print(f"  step {step}: drift {drift:5.2f} std   Q {q:8.2f} {growth:<7}  r {reward.mean():6.3f}")

@@ -72,8 +72,8 @@ def run(args: argparse.Namespace, dataset: str, method: str, seed: int) -> dict:
     out = Path(args.out) / dataset.replace("/", "_").replace("+", "__") / f"{label}-{seed}"
     out.mkdir(parents=True, exist_ok=True)
     trial = {"expert": expert, "diverse": diverse or None, "algo": algo, "preset": args.preset, "seed": seed,
-             "out": str(out), "simulators": str(Path(args.out) / "simulators"), "data_root": common.data_root(args, expert),
-             "offline": True, **overrides}
+             "out": str(out), "simulators": str(Path(args.out) / "simulators"),
+             "data_root": common.data_root(args, expert), "offline": True, **overrides}
     (out / "bench-trial.yaml").write_text(yaml.safe_dump(trial))
     command = [sys.executable, "-m", "offsim_ray.cli", "train", str(out / "bench-trial.yaml"), "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "RAY_AUTH_MODE": "disabled"}
