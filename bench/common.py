@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import pickle
 from pathlib import Path
 
 from offsim_ray.data import DatasetStore, Transitions, load_transitions
+from offsim_ray.errors import OffSimError
+from offsim_ray.simulator import Simulator
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
@@ -31,3 +34,17 @@ def artifact_dirs(paths: list[str]) -> list[Path]:
 def data_root(args: argparse.Namespace, dataset_id: str) -> str:
     """--data-root when it holds the dataset, else --made-root (data made by `offsim-ray data make`)."""
     return args.data_root if (Path(args.data_root) / dataset_id).is_dir() else args.made_root
+
+
+def trial_simulator(trial: Path) -> Simulator:
+    """The simulator a finished learned-env trial trained in, as its algorithm checkpoint names it."""
+    settings = trial.resolve() / "training" / "algorithm" / "class_and_ctor_args.pkl"
+    try:
+        with open(settings, "rb") as f:
+            artifact = pickle.load(f)["ctor_args_and_kwargs"][0][0]["learner_config_dict"].get("artifact")
+    except (OSError, KeyError, IndexError, ImportError, AttributeError, pickle.UnpicklingError) as e:
+        raise OffSimError(f"{trial}: no algorithm checkpoint of a learned-env trial that this code can read "
+                          f"({e})") from None
+    if not artifact:
+        raise OffSimError(f"{trial}: not a learned-env trial (its checkpoint names no simulator)")
+    return Simulator.load(artifact)

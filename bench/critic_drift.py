@@ -11,7 +11,6 @@ climbs without end.
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from ray.rllib.core.rl_module.rl_module import RLModule
 
+import common
 from offsim_ray.data.transitions import DIVERSE, EXPERT
 from offsim_ray.errors import OffSimError
 from offsim_ray.nets import from_box, to_box
@@ -29,17 +29,15 @@ SOURCES = {EXPERT: "expert", DIVERSE: "diverse"}
 
 def load(trial: Path) -> tuple[RLModule, Simulator]:
     """The trial's last checkpointed module (actor and critics) and the simulator it trained in."""
-    checkpoint = trial.resolve() / "training" / "algorithm"
+    simulator = common.trial_simulator(trial)
+    module_dir = trial.resolve() / "training/algorithm/learner_group/learner/rl_module/default_policy"
     try:
-        with open(checkpoint / "class_and_ctor_args.pkl", "rb") as f:
-            settings = pickle.load(f)["ctor_args_and_kwargs"][0][0]["learner_config_dict"]
-        module = RLModule.from_checkpoint(str(checkpoint / "learner_group/learner/rl_module/default_policy"))
-    except (OSError, KeyError, IndexError, ImportError, AttributeError, pickle.UnpicklingError) as e:
-        raise OffSimError(f"{trial}: no algorithm checkpoint of a learned-env trial that this code can read "
-                          f"({e})") from None
-    if not hasattr(module, "critic") or not settings.get("artifact"):
+        module = RLModule.from_checkpoint(str(module_dir))
+    except (OSError, KeyError, ImportError, AttributeError) as e:
+        raise OffSimError(f"{trial}: no policy module that this code can read ({e})") from None
+    if not hasattr(module, "critic"):
         raise OffSimError(f"{trial}: not an actor-critic trial in the learned env")
-    return module.eval(), Simulator.load(settings["artifact"])
+    return module.eval(), simulator
 
 
 @torch.no_grad()

@@ -1,0 +1,119 @@
+"""Does the learned simulator see a trained policy as the real env does? For each finished learned-env trial,
+its final policy (deterministic actions) from the real env's reset states:
+- in the real v5 env: episode lengths and forward velocity (qvel[0], m/s);
+- in the trial's simulator, closed loop on the ensemble's mean s' with the task's termination function, up to
+  1000 steps: episode lengths, and per 100-step block the forward velocity and r_φ(s, s');
+- along the real episodes, per stretch of steps: the ensemble mean's one-step error (RMSE in units of the data's
+  std), its members' disagreement (the largest distance of a member's mean Δs from theirs, normalised Δs units),
+  and r_φ of the real s' against r_φ of the model's s'.
+
+    python bench/policy_in_sim.py TRIAL_DIR [TRIAL_DIR ...] [--episodes 5] [--seed 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import common
+from offsim_ray.data.termination import termination_fn
+from offsim_ray.errors import OffSimError
+from offsim_ray.policy.artifact import Policy
+from offsim_ray.simulator import Simulator
+
+STRETCHES = ((0, 20), (20, 100), (100, 1000))
+
+
+def real_episodes(env: gym.Env, policy: Policy, seeds: list[int]) -> list[np.ndarray]:
+    """Each episode's (obs, action, next_obs) rows, concatenated along the last axis."""
+    episodes = []
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed)
+        rows, done = [], False
+        while not done:
+            action = policy.act(obs[None])[0]
+            next_obs, _, terminated, truncated, _ = env.step(action)
+            rows.append(np.concatenate([obs, action, next_obs]))
+            obs, done = next_obs, terminated or truncated
+        episodes.append(np.array(rows, np.float32))
+    return episodes
+
+
+def closed_loop(simulator: Simulator, policy: Policy, starts: np.ndarray, velocity: int,
+                steps: int = 1000) -> tuple[np.ndarray, list[float], list[float]]:
+    """Episode lengths, and the mean forward velocity and reward of the live episodes per 100-step block."""
+    terminated_fn = termination_fn(simulator.env_id)
+    rng = np.random.default_rng(0)
+    obs, alive = starts.copy(), np.ones(len(starts), bool)
+    lengths = np.full(len(starts), steps)
+    velocities, rewards = np.full((steps, len(starts)), np.nan), np.full((steps, len(starts)), np.nan)
+    for t in range(steps):
+        action = policy.act(obs)
+        next_obs, reward = simulator.step(obs, action, rng, high_variance=False)
+        velocities[t, alive], rewards[t, alive] = next_obs[alive, velocity], reward[alive]
+        ended = alive & np.asarray(terminated_fn(obs, action, next_obs), bool)
+        lengths[ended] = t + 1
+        alive &= ~ended
+        obs = next_obs.astype(np.float32)
+        if not alive.any():
+            break
+    blocks = [slice(t, t + 100) for t in range(0, int(lengths.max()), 100)]
+    return lengths, [float(np.nanmean(velocities[b])) for b in blocks], [float(np.nanmean(rewards[b])) for b in blocks]
+
+
+@torch.no_grad()
+def along_real(simulator: Simulator, rows: np.ndarray, stretch: tuple[int, int]) -> str:
+    dim = simulator.data.obs_dim
+    picked = np.concatenate([episode[slice(*stretch)] for episode in rows if len(episode) > stretch[0]])
+    obs, action, next_obs = (torch.as_tensor(part) for part in np.split(picked, [dim, picked.shape[1] - dim], 1))
+    transition = simulator.transition
+    mean, _ = transition(obs, action)
+    predicted = transition.to_next_obs(obs, mean.mean(0))
+    scale = torch.as_tensor(np.asarray(simulator.data.next_obs).std(0) + 1e-6)
+    error = ((predicted - next_obs) / scale).pow(2).mean(1).sqrt().mean()
+    disagreement = (mean - mean.mean(0)).norm(dim=-1).max(0).values.mean()
+    real_r, model_r = simulator.reward(obs, next_obs).mean(), simulator.reward(obs, predicted).mean()
+    return (f"steps {stretch[0]:>3}-{stretch[1]:<4} ({len(picked):4d} rows): one-step error {error:.3f} std  "
+            f"disagreement {disagreement:.3f}  r on real s' {real_r:6.3f}, on the model's s' {model_r:6.3f}")
+
+
+def report(trial: Path, episodes: int, seed: int) -> None:
+    simulator = common.trial_simulator(trial)
+    policy = Policy.load(trial / "policy")
+    env = gym.make(simulator.env_id)
+    velocity = env.unwrapped.model.nq - 1  # the observation leaves out the x position: qvel[0] follows qpos[1:]
+    seeds = list(range(seed, seed + episodes))
+    rows = real_episodes(env, policy, seeds)
+    print(trial)
+    print(f"  real env:      lengths {[len(r) for r in rows]}  velocity "
+          f"{[round(float(r[:, -simulator.data.obs_dim + velocity].mean()), 2) for r in rows]}")
+    starts = np.array([r[0, :simulator.data.obs_dim] for r in rows])
+    lengths, velocities, rewards = closed_loop(simulator, policy, starts, velocity)
+    print(f"  learned env:   lengths {lengths.tolist()}  per 100 steps: velocity {np.round(velocities, 2).tolist()}  "
+          f"r {np.round(rewards, 3).tolist()}")
+    for stretch in STRETCHES:
+        print("  along real: " + along_real(simulator, rows, stretch))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("trials", nargs="+", type=Path, help="finished learned-env trial directories")
+    parser.add_argument("--episodes", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=100, help="reset seed of the first episode")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    try:
+        for trial in args.trials:
+            report(trial, args.episodes, args.seed)
+    except OffSimError as e:
+        print(f"policy_in_sim: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
