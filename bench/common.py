@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import sys
 from pathlib import Path
+from typing import Callable
+
+import torch
 
 from offsim_ray.data import DatasetStore, Transitions, load_transitions
 from offsim_ray.errors import OffSimError
@@ -48,3 +52,21 @@ def trial_simulator(trial: Path) -> Simulator:
     if not artifact:
         raise OffSimError(f"{trial}: not a learned-env trial (its checkpoint names no simulator)")
     return Simulator.load(artifact)
+
+
+def trials_parser(doc: str, what: str) -> argparse.ArgumentParser:
+    """A parser for a script that reports on finished trials: `what` describes the TRIAL_DIR arguments."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("trials", nargs="+", type=Path, help=what)
+    return p
+
+
+def for_each_trial(script: str, trials: list[Path], report: Callable[[Path], None]) -> None:
+    """`report` on each trial at one torch thread; bad input ends the script with one line on stderr."""
+    torch.set_num_threads(1)
+    try:
+        for trial in trials:
+            report(trial)
+    except OffSimError as e:
+        print(f"{script}: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -10,8 +10,6 @@ climbs without end.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -75,18 +73,11 @@ def report(trial: Path, steps: int, starts: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("trials", nargs="+", type=Path, help="trial directories of finished SAC or DDPG trials")
+    parser = common.trials_parser(__doc__, "trial directories of finished SAC or DDPG trials")
     parser.add_argument("--steps", type=int, default=8, help="learned-env steps per rollout")
     parser.add_argument("--starts", type=int, default=4000, help="rollouts, started from the data's states")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    try:
-        for trial in args.trials:
-            report(trial, args.steps, args.starts)
-    except OffSimError as e:
-        print(f"critic_drift: {e}", file=sys.stderr)
-        sys.exit(1)
+    common.for_each_trial("critic_drift", args.trials, lambda trial: report(trial, args.steps, args.starts))
 
 
 if __name__ == "__main__":

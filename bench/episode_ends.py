@@ -8,15 +8,12 @@ over its last 50 steps. A policy that speeds up before it falls shows a last-50 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import torch
 
-from offsim_ray.errors import OffSimError
+import common
 from offsim_ray.policy.artifact import Policy
 
 
@@ -33,23 +30,20 @@ def episode(env: gym.Env, policy: Policy, seed: int) -> str:
             f"velocity {np.mean(velocities):5.2f}, last 50 steps {np.mean(velocities[-50:]):5.2f}")
 
 
+def report(trial: Path, episodes: int, seed: int) -> None:
+    policy = Policy.load(trial / "policy")
+    env = gym.make(policy.info["env_id"])
+    print(trial)
+    for k in range(episodes):
+        print("  " + episode(env, policy, seed + k))
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("trials", nargs="+", type=Path, help="finished trial directories (holding policy/)")
+    parser = common.trials_parser(__doc__, "finished trial directories (holding policy/)")
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=100, help="reset seed of the first episode")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    try:
-        for trial in args.trials:
-            policy = Policy.load(trial / "policy")
-            env = gym.make(policy.info["env_id"])
-            print(trial)
-            for k in range(args.episodes):
-                print("  " + episode(env, policy, args.seed + k))
-    except OffSimError as e:
-        print(f"episode_ends: {e}", file=sys.stderr)
-        sys.exit(1)
+    common.for_each_trial("episode_ends", args.trials, lambda trial: report(trial, args.episodes, args.seed))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ its final policy (deterministic actions) from the real env's reset states:
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -22,7 +20,6 @@ import torch
 
 import common
 from offsim_ray.data.termination import termination_fn
-from offsim_ray.errors import OffSimError
 from offsim_ray.policy.artifact import Policy
 from offsim_ray.simulator import Simulator
 
@@ -101,18 +98,11 @@ def report(trial: Path, episodes: int, seed: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("trials", nargs="+", type=Path, help="finished learned-env trial directories")
+    parser = common.trials_parser(__doc__, "finished learned-env trial directories")
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=100, help="reset seed of the first episode")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    try:
-        for trial in args.trials:
-            report(trial, args.episodes, args.seed)
-    except OffSimError as e:
-        print(f"policy_in_sim: {e}", file=sys.stderr)
-        sys.exit(1)
+    common.for_each_trial("policy_in_sim", args.trials, lambda trial: report(trial, args.episodes, args.seed))
 
 
 if __name__ == "__main__":
