@@ -14,10 +14,12 @@ had finished returns its stored metrics.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -89,6 +91,50 @@ def _trainable(plan: SweepPlan):
 
     resources = {"cpu": plan.spec.resources.cpu, "gpu": plan.spec.resources.gpu}
     return tune.with_resources(tune.with_parameters(offsim_trial, plan=plan), resources)
+
+
+def progress_line(name: str, total: int, done: int, failed: int, walls: list[float], slots: int) -> str:
+    """One line on a sweep: trials done and failed of `total`, and the time left at the finished trials' mean
+    wall time (seconds in `walls`), `slots` trials at a time."""
+    line = f"sweep {name}: {done}/{total} trials done, {failed} failed"
+    left = total - done - failed
+    if left > 0 and walls:
+        mean = sum(walls) / len(walls)
+        line += (f", about {math.ceil(left / slots) * mean / 60:.0f} min left ({mean / 60:.1f} min a trial, "
+                 f"{slots} at a time)")
+    return line
+
+
+def _progress(name: str, total: int):
+    """A Tune callback that prints `progress_line` to stderr as each trial finishes or fails."""
+    from ray import tune
+
+    class SweepProgress(tune.Callback):
+        def __init__(self):
+            self.started: dict[str, float] = {}
+            self.walls: list[float] = []
+            self.slots = 1
+
+        def on_trial_start(self, iteration, trials, trial, **info):
+            self.started[trial.trial_id] = time.monotonic()
+            self.slots = max(self.slots, len(self.started))
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self._ended(trials, trial, failed=False)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self._ended(trials, trial, failed=True)
+
+        def _ended(self, trials, trial, failed: bool) -> None:
+            started = self.started.pop(trial.trial_id, None)
+            if started is not None and not failed:
+                self.walls.append(time.monotonic() - started)
+            others = [t.status for t in trials if t is not trial]
+            done = others.count("TERMINATED") + (not failed)
+            print(progress_line(name, total, done, others.count("ERROR") + failed, self.walls, self.slots),
+                  file=sys.stderr, flush=True)
+
+    return SweepProgress()
 
 
 def check_storage(storage: Path) -> None:
@@ -219,7 +265,8 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
             tune_config=tune.TuneConfig(reuse_actors=True),
             run_config=tune.RunConfig(
                 name=experiment.name, storage_path=str(experiment.parent), verbose=verbose,
-                failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures)),
+                failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures),
+                callbacks=[_progress(experiment.name, len(plan.spec.points()))]),
         )
     print(f"sweep {experiment.name}: {len(plan.spec.points())} trials, {plan.spec.resources.cpu:g} CPU and "
           f"{plan.spec.resources.gpu:g} GPU each -> {experiment}"

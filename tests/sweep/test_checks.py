@@ -1,5 +1,5 @@
-"""What a sweep checks before Ray starts (storage, cluster address, datasets), and how it reports a
-failed trial: one line naming what failed, no Ray needed."""
+"""What a sweep checks before Ray starts (storage, cluster address, datasets), how it reports a failed
+trial (one line naming what failed) and its progress: no Ray needed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from offsim_ray.errors import OffSimError
 from offsim_ray.spec import parse_spec, with_datasets
-from offsim_ray.sweep import SweepPlan, check_datasets, error_line
+from offsim_ray.sweep import SweepPlan, check_datasets, error_line, progress_line
 from tests.harness import BENCH_IDS, BENCH_ROOT, assert_one_line_error, run_cli
 from tests.harness import write_spec
 
@@ -69,3 +69,11 @@ def test_a_failed_trial_is_reported_with_its_own_error_not_rays_wrapper():
     assert "ray::ImplicitFunc.train" in str(error).splitlines()[0]
     assert error_line(error) == str(cause)
     assert error_line(RuntimeError("worker died\ndetails")) == "worker died"
+
+
+def test_progress_counts_trials_and_estimates_the_time_left_from_finished_ones():
+    # 5 of 10 left, 2 at a time: 3 rounds of the mean 90 s
+    assert progress_line("t1-smoke", 10, 4, 1, [60.0, 120.0], 2) == (
+        "sweep t1-smoke: 4/10 trials done, 1 failed, about 4 min left (1.5 min a trial, 2 at a time)")
+    assert progress_line("t1-smoke", 10, 0, 1, [], 1) == "sweep t1-smoke: 0/10 trials done, 1 failed"
+    assert progress_line("t1-smoke", 3, 3, 0, [30.0], 2) == "sweep t1-smoke: 3/3 trials done, 0 failed"

@@ -55,6 +55,9 @@ def test_reproduce_writes_the_four_tables_with_the_paper_rows_and_columns(reprod
         assert markdown.startswith(f"_{name}-smoke: ") and "trials finished_" in markdown
         assert f"{name}-smoke" in result.stdout
     assert "| Hopper | Expert-Random |" in result.stdout  # the tables are printed too
+    for name, trials in (("table1", 10), ("table2", 3), ("table3", 4), ("table4", 3)):  # a line per finished trial
+        assert f"sweep {name}-smoke: 1/{trials} trials done, 0 failed, about " in result.stderr
+        assert f"sweep {name}-smoke: {trials}/{trials} trials done, 0 failed\n" in result.stderr
 
 
 def test_tidy_rows_hold_every_trial_once_with_finite_results(reproduced):
