@@ -5,7 +5,9 @@ its final policy (deterministic actions) from the real env's reset states:
   1000 steps: episode lengths, and per 100-step block the forward velocity and r_φ(s, s');
 - along the real episodes, per stretch of steps: the ensemble mean's one-step error (RMSE in units of the data's
   std), its members' disagreement (the largest distance of a member's mean Δs from theirs, normalised Δs units),
-  and r_φ of the real s' against r_φ of the model's s'.
+  and r_φ of the real s' against r_φ of the model's s';
+- the disagreement at each step of five-step rollouts (ensemble mean) from 4000 of the data's states, where the
+  policy trains and where a penalty on disagreement (MOPO) would act.
 
     python bench/policy_in_sim.py TRIAL_DIR [TRIAL_DIR ...] [--episodes 5] [--seed 100]
 """
@@ -63,20 +65,34 @@ def closed_loop(simulator: Simulator, policy: Policy, starts: np.ndarray, veloci
     return lengths, [float(np.nanmean(velocities[b])) for b in blocks], [float(np.nanmean(rewards[b])) for b in blocks]
 
 
+def disagreement(transition, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row: the largest distance of a member's mean Δs from the members' mean, and the mean s'."""
+    mean, _ = transition(obs, action)
+    return (mean - mean.mean(0)).norm(dim=-1).max(0).values, transition.to_next_obs(obs, mean.mean(0))
+
+
+@torch.no_grad()
+def from_data(simulator: Simulator, policy: Policy, starts: int = 4000, steps: int = 5) -> list[float]:
+    rng = np.random.default_rng(0)
+    obs = torch.as_tensor(np.asarray(simulator.data.obs)[rng.integers(0, len(simulator.data.obs), starts)])
+    spread = []
+    for _ in range(steps):
+        value, obs = disagreement(simulator.transition, obs, torch.as_tensor(policy.act(obs.numpy())))
+        spread.append(float(value.mean()))
+    return spread
+
+
 @torch.no_grad()
 def along_real(simulator: Simulator, rows: np.ndarray, stretch: tuple[int, int]) -> str:
     dim = simulator.data.obs_dim
     picked = np.concatenate([episode[slice(*stretch)] for episode in rows if len(episode) > stretch[0]])
     obs, action, next_obs = (torch.as_tensor(part) for part in np.split(picked, [dim, picked.shape[1] - dim], 1))
-    transition = simulator.transition
-    mean, _ = transition(obs, action)
-    predicted = transition.to_next_obs(obs, mean.mean(0))
+    spread, predicted = disagreement(simulator.transition, obs, action)
     scale = torch.as_tensor(np.asarray(simulator.data.next_obs).std(0) + 1e-6)
     error = ((predicted - next_obs) / scale).pow(2).mean(1).sqrt().mean()
-    disagreement = (mean - mean.mean(0)).norm(dim=-1).max(0).values.mean()
     real_r, model_r = simulator.reward(obs, next_obs).mean(), simulator.reward(obs, predicted).mean()
     return (f"steps {stretch[0]:>3}-{stretch[1]:<4} ({len(picked):4d} rows): one-step error {error:.3f} std  "
-            f"disagreement {disagreement:.3f}  r on real s' {real_r:6.3f}, on the model's s' {model_r:6.3f}")
+            f"disagreement {spread.mean():.3f}  r on real s' {real_r:6.3f}, on the model's s' {model_r:6.3f}")
 
 
 def report(trial: Path, episodes: int, seed: int) -> None:
@@ -95,6 +111,7 @@ def report(trial: Path, episodes: int, seed: int) -> None:
           f"r {np.round(rewards, 3).tolist()}")
     for stretch in STRETCHES:
         print("  along real: " + along_real(simulator, rows, stretch))
+    print(f"  from the data's states, disagreement per learned step: {np.round(from_data(simulator, policy), 3).tolist()}")
 
 
 def main() -> None:
