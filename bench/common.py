@@ -61,6 +61,13 @@ def trials_parser(doc: str, what: str) -> argparse.ArgumentParser:
     return p
 
 
+def episode_flags(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """--episodes and --seed of a report that runs a policy from the real env's reset states."""
+    p.add_argument("--episodes", type=int, default=5)
+    p.add_argument("--seed", type=int, default=100, help="reset seed of the first episode")
+    return p
+
+
 def for_each_trial(script: str, trials: list[Path], report: Callable[[Path], None]) -> None:
     """`report` on each trial at one torch thread; bad input ends the script with one line on stderr."""
     torch.set_num_threads(1)

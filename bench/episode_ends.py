@@ -39,10 +39,7 @@ def report(trial: Path, episodes: int, seed: int) -> None:
 
 
 def main() -> None:
-    parser = common.trials_parser(__doc__, "finished trial directories (holding policy/)")
-    parser.add_argument("--episodes", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=100, help="reset seed of the first episode")
-    args = parser.parse_args()
+    args = common.episode_flags(common.trials_parser(__doc__, "finished trial directories (holding policy/)")).parse_args()
     common.for_each_trial("episode_ends", args.trials, lambda trial: report(trial, args.episodes, args.seed))
 
 

@@ -24,6 +24,7 @@ import common
 from offsim_ray.data.termination import termination_fn
 from offsim_ray.policy.artifact import Policy
 from offsim_ray.simulator import Simulator
+from offsim_ray.simulator.models import TransitionEnsemble
 
 STRETCHES = ((0, 20), (20, 100), (100, 1000))
 
@@ -65,7 +66,8 @@ def closed_loop(simulator: Simulator, policy: Policy, starts: np.ndarray, veloci
     return lengths, [float(np.nanmean(velocities[b])) for b in blocks], [float(np.nanmean(rewards[b])) for b in blocks]
 
 
-def disagreement(transition, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def disagreement(transition: TransitionEnsemble, obs: torch.Tensor,
+                 action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per row: the largest distance of a member's mean Δs from the members' mean, and the mean s'."""
     mean, _ = transition(obs, action)
     return (mean - mean.mean(0)).norm(dim=-1).max(0).values, transition.to_next_obs(obs, mean.mean(0))
@@ -73,6 +75,7 @@ def disagreement(transition, obs: torch.Tensor, action: torch.Tensor) -> tuple[t
 
 @torch.no_grad()
 def from_data(simulator: Simulator, policy: Policy, starts: int = 4000, steps: int = 5) -> list[float]:
+    """Mean disagreement at each step of `steps`-step rollouts on the ensemble's mean from `starts` data states."""
     rng = np.random.default_rng(0)
     obs = torch.as_tensor(np.asarray(simulator.data.obs)[rng.integers(0, len(simulator.data.obs), starts)])
     spread = []
@@ -83,12 +86,12 @@ def from_data(simulator: Simulator, policy: Policy, starts: int = 4000, steps: i
 
 
 @torch.no_grad()
-def along_real(simulator: Simulator, rows: np.ndarray, stretch: tuple[int, int]) -> str:
+def along_real(simulator: Simulator, rows: list[np.ndarray], stretch: tuple[int, int], scale: torch.Tensor) -> str:
+    """The stretch's rows of every real episode: one-step error (in units of `scale`), disagreement, r_φ."""
     dim = simulator.data.obs_dim
     picked = np.concatenate([episode[slice(*stretch)] for episode in rows if len(episode) > stretch[0]])
     obs, action, next_obs = (torch.as_tensor(part) for part in np.split(picked, [dim, picked.shape[1] - dim], 1))
     spread, predicted = disagreement(simulator.transition, obs, action)
-    scale = torch.as_tensor(np.asarray(simulator.data.next_obs).std(0) + 1e-6)
     error = ((predicted - next_obs) / scale).pow(2).mean(1).sqrt().mean()
     real_r, model_r = simulator.reward(obs, next_obs).mean(), simulator.reward(obs, predicted).mean()
     return (f"steps {stretch[0]:>3}-{stretch[1]:<4} ({len(picked):4d} rows): one-step error {error:.3f} std  "
@@ -109,16 +112,15 @@ def report(trial: Path, episodes: int, seed: int) -> None:
     lengths, velocities, rewards = closed_loop(simulator, policy, starts, velocity)
     print(f"  learned env:   lengths {lengths.tolist()}  per 100 steps: velocity {np.round(velocities, 2).tolist()}  "
           f"r {np.round(rewards, 3).tolist()}")
+    scale = torch.as_tensor(np.asarray(simulator.data.next_obs).std(0) + 1e-6)
     for stretch in STRETCHES:
-        print("  along real: " + along_real(simulator, rows, stretch))
-    print(f"  from the data's states, disagreement per learned step: {np.round(from_data(simulator, policy), 3).tolist()}")
+        print("  along real: " + along_real(simulator, rows, stretch, scale))
+    spread = np.round(from_data(simulator, policy), 3).tolist()
+    print(f"  from the data's states, disagreement per learned step: {spread}")
 
 
 def main() -> None:
-    parser = common.trials_parser(__doc__, "finished learned-env trial directories")
-    parser.add_argument("--episodes", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=100, help="reset seed of the first episode")
-    args = parser.parse_args()
+    args = common.episode_flags(common.trials_parser(__doc__, "finished learned-env trial directories")).parse_args()
     common.for_each_trial("policy_in_sim", args.trials, lambda trial: report(trial, args.episodes, args.seed))
 
 

@@ -130,8 +130,8 @@ def _progress(name: str, total: int):
             if started is not None and not failed:
                 self.walls.append(time.monotonic() - started)
             others = [t.status for t in trials if t is not trial]
-            done = others.count("TERMINATED") + (not failed)
-            print(progress_line(name, total, done, others.count("ERROR") + failed, self.walls, self.slots),
+            done = others.count(trial.TERMINATED) + (not failed)
+            print(progress_line(name, total, done, others.count(trial.ERROR) + failed, self.walls, self.slots),
                   file=sys.stderr, flush=True)
 
     return SweepProgress()
