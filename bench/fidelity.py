@@ -18,75 +18,26 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from offsim_ray.data import DatasetStore, Transitions, open_dataset
+from offsim_ray.data import DatasetStore, open_dataset
 from offsim_ray.data.datasets import read_episodes
 import common
 from offsim_ray.simulator import Simulator, fit_simulator, preset
-
-K = 5
-Windows = tuple[np.ndarray, np.ndarray, np.ndarray]  # starts (n, obs), actions (n, K, act), real (n, K, obs)
-VELOCITY_CLIP = {"Hopper-v5": 10.0, "Walker2d-v5": 10.0}  # in their observations; HalfCheetah does not clip
-
-
-def real_windows(env_id: str, starts: list[np.ndarray], actions: list[np.ndarray], seed: int) -> Windows:
-    """The real env's s_{t+1..t+K} after restoring each s_t (x position 0: the dynamics do not
-    depend on it; the observation is qpos[1:] then qvel) and stepping its K actions."""
-    env = gym.make(env_id).unwrapped
-    env.reset(seed=seed)
-    nq = env.model.nq
-    real = []
-    for s, a in zip(starts, actions):
-        env.set_state(np.concatenate([[0.0], s[: nq - 1]]), s[nq - 1 :])
-        real.append([env.step(a_i)[0] for a_i in a])
-    return (np.array(starts, np.float32), np.array(actions, np.float32), np.array(real, np.float32))
-
+from offsim_ray.simulator.fidelity import K, Windows, data_std, open_loop_error, sampled_windows
 
 def replay_windows(dataset_id: str, env_id: str, store: DatasetStore, count: int, seed: int) -> Windows:
     """`count` windows (s_t, a_t..a_{t+K-1}) from the dataset's episodes, replayed in the env."""
     episodes = read_episodes(open_dataset(dataset_id, store))
     obs = np.concatenate([e.observations[:-1] for e in episodes])
     next_obs = np.concatenate([e.observations[1:] for e in episodes])
-    return sampled_windows(env_id, obs, next_obs, np.concatenate([e.actions for e in episodes]), count, seed)
-
-
-def sampled_windows(env_id: str, obs: np.ndarray, next_obs: np.ndarray, action: np.ndarray, count: int,
-                    seed: int, prefer: np.ndarray | None = None) -> Windows:
-    """Up to `count` random windows starting at rows i whose next K-1 rows continue the same episode
-    (next_obs[j] == obs[j+1]) and whose K+1 states can be restored exactly: none has a velocity
-    (obs[nq-1:]) at Hopper's or Walker2d's observation clip (±10). From the `prefer` rows if enough."""
-    velocity = gym.make(env_id).unwrapped.model.nq - 1
-    clip = VELOCITY_CLIP.get(env_id, np.inf) - 1e-6
-    restorable = (np.abs(np.concatenate([obs[:, velocity:], next_obs[:, velocity:]], 1)) < clip).all(axis=1)
-    linked = np.isclose(next_obs[:-1], obs[1:]).all(axis=1)
-    runs = lambda ok, n: np.lib.stride_tricks.sliding_window_view(ok, n).all(axis=1)
-    candidates = np.flatnonzero(runs(restorable, K) & runs(linked, K - 1))
-    if prefer is not None and prefer[candidates].sum() >= count:
-        candidates = candidates[prefer[candidates]]
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(candidates, size=min(count, len(candidates)), replace=False))
-    return real_windows(env_id, list(obs[rows]), list(action[rows[:, None] + np.arange(K)]), seed)
+    env = gym.make(env_id).unwrapped
+    return sampled_windows(env, obs, next_obs, np.concatenate([e.actions for e in episodes]), count, seed)
 
 
 def artifact_windows(simulator: Simulator, count: int, seed: int) -> Windows:
     """Up to `count` windows from the artifact's own rows: held-out starts if there are enough."""
     d = simulator.data
-    return sampled_windows(simulator.env_id, d.obs, d.next_obs, d.action, count, seed, simulator.holdout)
-
-
-def data_std(data: Transitions) -> np.ndarray:
-    return data.obs.std(axis=0) + 1e-6
-
-
-@torch.no_grad()
-def open_loop_error(simulator: Simulator, windows: Windows, obs_std: np.ndarray) -> list[float]:
-    """Normalised RMSE (per dimension / data std) of the ensemble-mean rollout at k = 1..K."""
-    starts, actions, real = windows
-    s = torch.as_tensor(starts)
-    errors = []
-    for k in range(K):
-        s = simulator.transition.mean_next_obs(s, torch.as_tensor(actions[:, k]))
-        errors.append(float(np.sqrt((((s.numpy() - real[:, k]) / obs_std) ** 2).mean())))
-    return errors
+    env = gym.make(simulator.env_id).unwrapped
+    return sampled_windows(env, d.obs, d.next_obs, d.action, count, seed, simulator.holdout)
 
 
 def table_header(leading: list[str], last: str) -> str:
@@ -105,7 +56,7 @@ def measure_artifacts(paths: list[str], count: int) -> None:
     for path in common.artifact_dirs(paths):
         simulator = Simulator.load(path)
         windows = artifact_windows(simulator, count, seed=1)
-        errors = open_loop_error(simulator, windows, data_std(simulator.data))
+        errors = open_loop_error(simulator.transition, windows, data_std(simulator.data))
         data = simulator.data
         print(f"| {path.name} | {simulator.env_id} | {data.name} | {len(data)} | {len(windows[0])} | "
               + step_cells(errors) + f" | {np.mean(errors):.3f} |", flush=True)
@@ -125,7 +76,7 @@ def measure_fits(args) -> None:
         simulator, history = fit_simulator(data, base.with_(alpha=alpha, nll_weight=nll_weight), progress=False)
         seconds = time.perf_counter() - started
         last = history[-1]
-        errors = open_loop_error(simulator, windows, data_std(data))
+        errors = open_loop_error(simulator.transition, windows, data_std(data))
         print(f"| {alpha} | {nll_weight} | {last['sim/holdout_nll']:.2f} | {last['sim/holdout_mse']:.4f} | "
               f"{last['sim/reward_gap']:.3f} | " + step_cells(errors) + f" | {seconds:.0f} |", flush=True)
 

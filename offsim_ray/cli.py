@@ -14,6 +14,7 @@ from offsim_ray.errors import OffSimError, check_device
 from offsim_ray.files import check_replaceable, write_with
 from offsim_ray.policy.config import ALGORITHMS, ExpertConfig
 from offsim_ray.simulator.config import PRESETS as SIM_PRESETS
+from offsim_ray.sweep import TRACKERS
 from offsim_ray.threads import DEFAULT_THREADS, note_if_busy, set_threads
 from offsim_ray.trial import TrialConfig
 
@@ -149,6 +150,7 @@ def fit(args: argparse.Namespace) -> None:
 
 def fit_report(args: argparse.Namespace) -> None:
     from offsim_ray.simulator import Simulator
+    from offsim_ray.simulator.fidelity import fidelity
 
     simulator = Simulator.load(args.artifact)
     data, config = simulator.data, simulator.config
@@ -164,7 +166,8 @@ def fit_report(args: argparse.Namespace) -> None:
     if rows:
         lines += [f"{k:<24} {v:.4f}" for k, v in rows[-1].items() if k.startswith("sim/")]
     lines += [f"{k:<24} {v:.4f}" for k, v in {**simulator.reward_generalisation(), **simulator.reward_rank(),
-                                                            **simulator.reward_rank(reward_on_mean=True)}.items()]
+                                                            **simulator.reward_rank(reward_on_mean=True),
+                                                            **fidelity(simulator)}.items()]
     if args.dataset:
         from offsim_ray.data import load_transitions
 
@@ -289,7 +292,8 @@ def _plan(args: argparse.Namespace, spec_path: Path):
 def _run_sweep(args: argparse.Namespace, plan, resume: bool):
     from offsim_ray.sweep import run_sweep
 
-    outcome = run_sweep(plan, resume=resume, address=args.address, verbose=0 if args.quiet else 1)
+    outcome = run_sweep(plan, resume=resume, address=args.address, verbose=0 if args.quiet else 1,
+                        track=tuple(args.track or ()))
     print(f"{outcome.experiment.name}: {outcome.finished} trials finished, {len(outcome.errored)} failed "
           f"-> {outcome.experiment}", file=sys.stderr)
     for line in outcome.errored:
@@ -323,6 +327,7 @@ def _print_tables(written) -> None:
 
 
 def reproduce(args: argparse.Namespace) -> None:
+    from offsim_ray.report import write_report
     from offsim_ray.spec import TABLES, find_spec
     from offsim_ray.tables import load_trials, write_tables
 
@@ -331,7 +336,11 @@ def reproduce(args: argparse.Namespace) -> None:
     for name in names:
         plan = _plan(args, find_spec(name))
         outcomes.append(_run_sweep(args, plan, resume=plan.experiment.exists()))
-    _print_tables(write_tables(load_trials([o.experiment for o in outcomes]), args.out))
+    experiments = [o.experiment for o in outcomes]
+    trials = load_trials(experiments)
+    _print_tables(write_tables(trials, args.out))
+    name = f"report-{args.preset}" if args.table == "all" else f"report-{args.table}-{args.preset}"
+    print(f"wrote the report {write_report(trials, experiments, Path(args.out) / name)}")
     for outcome in outcomes:
         _failed(outcome)
 
@@ -340,6 +349,16 @@ def tables(args: argparse.Namespace) -> None:
     from offsim_ray.tables import load_trials, write_tables
 
     _print_tables(write_tables(load_trials(args.runs), args.out))
+
+
+def report(args: argparse.Namespace) -> None:
+    from offsim_ray.report import write_report
+    from offsim_ray.tables import load_trials
+
+    trials = load_trials(args.runs)
+    index = write_report(trials, args.runs, args.out)
+    shown, total = int((trials["status"] == "finished").sum()), len(trials)
+    print(f"wrote {index}: {shown} of {total} trials finished and shown")
 
 
 def _default(cls, name: str):
@@ -493,6 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweeping.add_argument("--datasets", help="dataset name template with {env} and {level}, e.g. "
                                              "'local/{env}/{level}-v0' (default: the spec's)")
     sweeping.add_argument("--quiet", action="store_true", help="no Tune status table")
+    sweeping.add_argument("--track", action="append", choices=TRACKERS,
+                          help="also log every trial to MLflow ($MLFLOW_TRACKING_URI) or Weights & Biases, "
+                               "through Ray Tune's callbacks; needs offsim-ray[mlflow] or offsim-ray[wandb]")
 
     p = commands.add_parser("sweep", parents=[sweeping], help="run a sweep spec as Ray Tune trials")
     p.add_argument("spec", help="sweep spec YAML, e.g. sweeps/table2.yaml")
@@ -510,6 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="sweep folders (STORAGE/<table>-<preset>)")
     p.add_argument("--out", default="results", help="folder for the tables (default %(default)s)")
     p.set_defaults(func=tables)
+
+    p = commands.add_parser("report", help="an HTML report with the tables and figures of sweep folders")
+    p.add_argument("runs", nargs="+", help="sweep folders (STORAGE/<table>-<preset>)")
+    p.add_argument("--out", required=True, help="folder for index.html and figures/ (replaced whole)")
+    p.set_defaults(func=report)
     return parser
 
 

@@ -13,6 +13,7 @@ had finished returns its stored metrics.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -137,6 +138,24 @@ def _progress(name: str, total: int):
     return SweepProgress()
 
 
+TRACKERS = ("mlflow", "wandb")  # --track values: each the package, and the extra, it needs
+
+
+def tracker(name: str, experiment: str):
+    """Ray Tune's own logger callback for `--track NAME`, a run per trial in a project or experiment named
+    after the sweep. MLflow writes where $MLFLOW_TRACKING_URI says; W&B reads its own settings
+    ($WANDB_MODE=offline keeps the runs on disk)."""
+    if importlib.util.find_spec(name) is None:
+        raise OffSimError(f"--track {name} needs the {name} package: pip install 'offsim-ray[{name}]'")
+    if name == "mlflow":
+        from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+        return MLflowLoggerCallback(experiment_name=experiment, save_artifact=False)
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    return WandbLoggerCallback(project=experiment)
+
+
 def check_storage(storage: Path) -> None:
     """An error naming the folder, before Ray starts, when the sweep cannot create or write it."""
     try:
@@ -228,11 +247,13 @@ class SweepOutcome:
 
 
 def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
-              verbose: int = 1) -> SweepOutcome:
-    """Runs the sweep, or with `resume` the unfinished and errored trials of the one at the same place."""
+              verbose: int = 1, track: tuple[str, ...] = ()) -> SweepOutcome:
+    """Runs the sweep, or with `resume` the unfinished and errored trials of the one at the same place.
+    `track`: TRACKERS to log every trial to, from its start on (a resumed sweep keeps those it began with)."""
     from ray import tune
 
     experiment = plan.experiment
+    trackers = [tracker(name, experiment.name) for name in track]
     if resume:
         if not tune.Tuner.can_restore(str(experiment)):
             raise OffSimError(f"nothing to resume at {experiment}: start the sweep without --resume")
@@ -253,6 +274,9 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
         logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     requested, plan = plan, _fit_to_cluster(plan)
     if resume:
+        if track:
+            log.warning("%s resumes with the trackers it started with; --track %s is not added",
+                        experiment.name, " ".join(track))
         tuner = tune.Tuner.restore(str(experiment), _trainable(plan), resume_unfinished=True,
                                    resume_errored=True)
     else:
@@ -266,7 +290,7 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
             run_config=tune.RunConfig(
                 name=experiment.name, storage_path=str(experiment.parent), verbose=verbose,
                 failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures),
-                callbacks=[_progress(experiment.name, len(plan.spec.points()))]),
+                callbacks=[_progress(experiment.name, len(plan.spec.points())), *trackers]),
         )
     print(f"sweep {experiment.name}: {len(plan.spec.points())} trials, {plan.spec.resources.cpu:g} CPU and "
           f"{plan.spec.resources.gpu:g} GPU each -> {experiment}"

@@ -18,7 +18,9 @@ import pandas as pd
 
 from offsim_ray.errors import OffSimError
 from offsim_ray.files import read_jsonl, write_with
+from offsim_ray.simulator.fidelity import K
 
+RANKED_ACTIONS = ("expert", "noise01", "noise03", "random")  # Simulator.reward_rank's candidates, best first
 ENV_LABELS = {"hopper": "Hopper", "walker2d": "Walker2d", "halfcheetah": "Half-Cheetah"}
 ALGO_LABELS = {"sac": "SAC", "ddpg": "DDPG", "ppo": "PPO"}
 BASELINE_LABELS = {"clare": "CLARE", "mlirl": "ML-IRL", "iqlearn": "IQ-Learn", "bc": "BC"}
@@ -30,6 +32,10 @@ TIDY_METRICS = {
     "reward_seen_expert": "reward/seen_expert", "reward_unseen_expert": "reward/unseen_expert",
     "reward_seen_diverse": "reward/seen_diverse", "reward_unseen_diverse": "reward/unseen_diverse",
     "seconds": "trial/seconds", "resumed_from": "policy/resumed_from",
+    "reward_rank": "sim/reward_rank", "reward_rank_on_mean": "sim/reward_rank_on_mean",
+    **{f"reward_rank_{action}{on}": f"sim/reward_rank_{action}{on}"
+       for action in RANKED_ACTIONS for on in ("", "_on_mean")},
+    **{f"open_loop_error_{k}": f"sim/open_loop_error_{k}" for k in range(1, K + 1)},
 }
 STATUS_RANK = {"finished": 0, "error": 1, "unfinished": 2, "pending": 3}  # how far a trial got, best first
 
@@ -38,19 +44,46 @@ def _dataset_label(label: str) -> str:
     return "-".join(part.capitalize() for part in label.split("-"))
 
 
-def _tune_results(experiment: Path) -> dict[str, tuple[dict | None, bool]]:
-    """trial key -> (last final result or None, whether Tune recorded an error), over Tune's trial folders."""
-    found: dict[str, tuple[dict | None, bool]] = {}
+def _tune_trials(experiment: Path):
+    """(Tune trial folder, its result rows that name a trial key) for each folder that has some."""
     for trial_dir in sorted(p for p in experiment.iterdir() if (p / "params.json").is_file()):
         rows = read_jsonl(trial_dir / "result.json")  # a line cut short by a killed driver is skipped
         keyed = [row for row in rows if "trial/key" in row]
-        if not keyed:
-            continue
+        if keyed:
+            yield trial_dir, keyed
+
+
+def _tune_results(experiment: Path) -> dict[str, tuple[dict | None, bool]]:
+    """trial key -> (last final result or None, whether Tune recorded an error), over Tune's trial folders."""
+    found: dict[str, tuple[dict | None, bool]] = {}
+    for trial_dir, keyed in _tune_trials(experiment):
         final = [row for row in keyed if "eval/return_mean" in row]
         key = keyed[-1]["trial/key"]
         errored = (trial_dir / "error.txt").exists() and not final
         found[key] = (final[-1] if final else found.get(key, (None, False))[0], errored)
     return found
+
+
+def load_curves(trials: pd.DataFrame, experiments: list[str | os.PathLike]) -> pd.DataFrame:
+    """A row per (trial, policy update count) of the `trials` frame's sweeps, with each numeric `policy/…`
+    metric a trial reported along its training; a retried or resumed trial's later report of the same
+    count wins."""
+    wanted = set(zip(trials["sweep"], trials["key"]))
+    frames = []
+    for experiment in {Path(e).resolve() for e in experiments}:
+        for _, keyed in _tune_trials(experiment):
+            key = keyed[-1]["trial/key"]
+            if (experiment.name, key) not in wanted:
+                continue
+            rows = [{k: v for k, v in row.items() if k.startswith("policy/") and isinstance(v, (int, float))}
+                    for row in keyed if "policy/updates" in row]
+            if rows:
+                frames.append(pd.DataFrame(rows).assign(sweep=experiment.name, key=key))
+    if not frames:
+        return pd.DataFrame(columns=["sweep", "key", "policy/updates"])
+    curves = pd.concat(frames, ignore_index=True)
+    return curves.drop_duplicates(["sweep", "key", "policy/updates"], keep="last").sort_values(
+        ["sweep", "key", "policy/updates"]).reset_index(drop=True)
 
 
 def load_trials(experiments: list[str | os.PathLike]) -> pd.DataFrame:
@@ -77,6 +110,7 @@ def load_trials(experiments: list[str | os.PathLike]) -> pd.DataFrame:
                 "diverse": config.diverse, "algo": config.algo, "seed": config.seed, "margin": sim.margin,
                 "margin_relative": sim.margin_relative, "beta": sim.beta, "variance": policy.variance,
                 "status": status, "node": (result or {}).get("trial/node"),
+                "simulator": (result or {}).get("trial/simulator"),
             }
             record.update({name: float((result or {}).get(metric, np.nan)) for name, metric in TIDY_METRICS.items()})
             records.append(record)
@@ -97,21 +131,27 @@ class Table:
     methods: list[str]   # the ranked columns, in order
     extra: list[str]     # unranked columns shown after them (Expert, proposed m)
 
-    def markdown(self) -> str:
-        index = list(self.frame.index.names)
-        header = index + self.methods + self.extra
-        lines = [f"**{self.title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    def header(self) -> list[str]:
+        return list(self.frame.index.names) + self.methods + self.extra
+
+    def cells(self) -> list[list[tuple[str, str | None]]]:
+        """Per row, its cells as (text, mark): mark "best", "second" or None."""
+        rows = []
         for labels, row in self.frame.iterrows():
             labels = labels if isinstance(labels, tuple) else (labels,)
-            cells = [str(label) for label in labels]
+            cells = [(str(label), None) for label in labels]
             for method in self.methods + self.extra:
-                cell = _cell(row.get(method), row.get(f"{method} std"), row.get(f"{method} n"))
-                if method == row.get("best"):
-                    cell = f"**{cell}**"
-                elif method == row.get("second"):
-                    cell = f"<u>{cell}</u>"
-                cells.append(cell)
-            lines.append("| " + " | ".join(cells) + " |")
+                mark = "best" if method == row.get("best") else "second" if method == row.get("second") else None
+                cells.append((_cell(row.get(method), row.get(f"{method} std"), row.get(f"{method} n")), mark))
+            rows.append(cells)
+        return rows
+
+    def markdown(self) -> str:
+        header = self.header()
+        marked = {"best": "**{}**", "second": "<u>{}</u>", None: "{}"}
+        lines = [f"**{self.title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for cells in self.cells():
+            lines.append("| " + " | ".join(marked[mark].format(text) for text, mark in cells) + " |")
         return "\n".join(lines)
 
 

@@ -139,6 +139,7 @@ def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
     """The simulator at `path` when it was fit on the same data with the same config, else a new fit
     saved there; with its `sim/…` metrics."""
     from offsim_ray.simulator import Simulator, fit_simulator
+    from offsim_ray.simulator.fidelity import fidelity
     from offsim_ray.simulator.simulator import fingerprint
 
     with exclusive(path.parent / f".{path.name}.lock"):
@@ -159,7 +160,8 @@ def simulator_for(data, sim_config: SimConfig, path: Path, progress: bool):
             metrics = {k: v for k, v in (history[-1] if history else {}).items() if k.startswith("sim/")}
             metrics["sim/reused"] = 0.0
     return simulator, {**metrics, "sim/fit_seconds": simulator.fit_seconds, **simulator.reward_generalisation(),
-                       **simulator.reward_rank(sim_config.seed), **simulator.reward_rank(sim_config.seed, True)}
+                       **simulator.reward_rank(sim_config.seed), **simulator.reward_rank(sim_config.seed, True),
+                       **fidelity(simulator, seed=sim_config.seed)}
 
 
 def measured_sim_config(config: TrialConfig, data, store, progress: bool) -> tuple[SimConfig, dict]:
@@ -265,7 +267,8 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     metrics.update({"eval/reference_random": reference.random, "eval/reference_expert": reference.expert,
                     "trial/seconds": time.perf_counter() - started, "trial/threads": torch.get_num_threads(),
                     "trial/algo": policy_config.algo,
-                    "trial/env_id": data.env_id, "trial/seed": config.seed})
+                    "trial/env_id": data.env_id, "trial/seed": config.seed,
+                    **({"trial/simulator": artifact.name} if artifact else {})})
     write_json(out / "metrics.json", metrics)
     if progress:
         print(f"{config.algo} on {data.name}: real-env return {metrics['eval/return_mean']:.1f} "

@@ -20,16 +20,6 @@ from tests.harness import REPO, assert_one_line_error, run_cli
 from tests.harness import write_spec
 
 
-@pytest.fixture(scope="module")
-def reproduced(sweep_data, tmp_path_factory):
-    """`offsim-ray reproduce all --preset smoke`: the four smoke sweeps and their tables."""
-    root = tmp_path_factory.mktemp("reproduce")
-    result = run_cli("reproduce", "all", "--preset", "smoke", "--storage", str(root / "runs"),
-                     "--out", str(root / "results"), "--quiet", *sweep_data, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root, result
-
-
 def _csv(root: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(root / "results" / f"{name}-smoke.csv")
 
@@ -73,6 +63,11 @@ def test_tidy_rows_hold_every_trial_once_with_finite_results(reproduced):
     measured = table2[table2["margin"] > 0]
     assert measured["reward_scale"].between(0, 1).all()  # R = max|r| of the expert-only reward
     assert measured["margin_value"].tolist() == pytest.approx((measured["margin"] * measured["reward_scale"]).tolist())
+    offsim = tidy[tidy["algo"].isin(["sac", "ddpg", "ppo"])]
+    errors = offsim[[f"open_loop_error_{k}" for k in range(1, 6)]]
+    assert errors["open_loop_error_1"].gt(0).all() and offsim["simulator"].notna().all()
+    assert (errors.gt(0) | errors.isna()).all().all()  # k-step windows of a 4000-row subsample may run out
+    assert offsim["reward_rank_on_mean"].between(0, 1).all()
 
 
 def test_trials_that_differ_only_in_algorithm_share_one_simulator_fit(reproduced):
@@ -89,12 +84,13 @@ def test_trials_that_differ_only_in_algorithm_share_one_simulator_fit(reproduced
 
 def test_rerunning_reproduce_resumes_and_rebuilds_the_same_tables(reproduced, sweep_data):
     root, _ = reproduced
-    before = {p.name: p.read_bytes() for p in (root / "results").iterdir()}
+    before = {p.name: p.read_bytes() for p in (root / "results").iterdir() if p.is_file()}
     result = run_cli("reproduce", "table4", "--preset", "smoke", "--storage", str(root / "runs"),
                      "--out", str(root / "results"), "--quiet", *sweep_data, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    after = {p.name: p.read_bytes() for p in (root / "results").iterdir()}
+    after = {p.name: p.read_bytes() for p in (root / "results").iterdir() if p.is_file()}
     assert after == before
+    assert f"wrote the report {root / 'results' / 'report-table4-smoke' / 'index.html'}" in result.stdout
 
 
 def _start_sweep(spec: Path, storage: Path, sweep_data, *flags: str) -> subprocess.Popen:
