@@ -50,7 +50,8 @@ body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #222
 table { border-collapse: collapse; margin: 1em 0; font-size: 90%; }
 th, td { border: 1px solid #bbb; padding: 3px 8px; text-align: right; }
 th { background: #eee; } td.best { font-weight: bold; } td.second { text-decoration: underline; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; } img { max-width: 560px; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; max-width: 100%; }
+img { max-width: 100%; height: auto; }
 pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 85%; }
 </style></head><body>
 <h1>offsim-ray report</h1>

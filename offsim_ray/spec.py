@@ -87,6 +87,9 @@ class SweepSpec:
     resources: Resources = Resources()           # per trial
     max_failures: int = 2                        # retries of a failed trial (each resumes from its checkpoint)
     description: str = ""                        # what the sweep reproduces
+    reuse_workers: bool = False                  # a worker runs trial after trial, importing torch and RLlib
+                                                 # once (seconds-long smoke trials); else one per trial,
+                                                 # shown in the Ray dashboard under its trial's label
 
     def points(self) -> list[dict]:
         """Every grid point, axes in spec order, values in spec order."""
@@ -141,14 +144,15 @@ def parse_spec(raw: dict, preset: str, source: str = "spec") -> SweepSpec:
 
 def _parse(raw, preset: str) -> SweepSpec:
     raw = _mapping(raw, "a sweep spec")
-    _unknown(raw, ("name", "description", "grid", "trial", "datasets", "resources", "max_failures", "presets"),
-             "spec")
+    _unknown(raw, ("name", "description", "grid", "trial", "datasets", "resources", "max_failures",
+                   "reuse_workers", "presets"), "spec")
     presets = _mapping(raw.get("presets", {}), "presets")
     _unknown(presets, PRESET_NAMES, "presets")
     if preset not in PRESET_NAMES:
         raise OffSimError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_NAMES)}")
     override = _mapping(presets.get(preset) or {}, f"presets.{preset}")
-    _unknown(override, ("grid", "trial", "datasets", "resources", "max_failures"), f"presets.{preset}")
+    _unknown(override, ("grid", "trial", "datasets", "resources", "max_failures", "reuse_workers"),
+             f"presets.{preset}")
     if "grid" in raw:  # the base grid too: a preset may hide a bad axis of it
         _check_grid(raw["grid"])
     spec = _merge({k: v for k, v in raw.items() if k != "presets"}, override)
@@ -175,9 +179,13 @@ def _parse(raw, preset: str) -> SweepSpec:
     max_failures = spec.get("max_failures", SweepSpec.max_failures)
     if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
         raise OffSimError(f"max_failures must be a non-negative integer, got {max_failures!r}")
+    reuse_workers = spec.get("reuse_workers", SweepSpec.reuse_workers)
+    if not isinstance(reuse_workers, bool):
+        raise OffSimError(f"reuse_workers must be true or false, got {reuse_workers!r}")
     parsed = SweepSpec(name=name, preset=preset, grid=grid, trial=trial, datasets=datasets,
                        resources=Resources(**{k: float(v) for k, v in resources.items()}),
-                       max_failures=max_failures, description=str(spec.get("description", "")))
+                       max_failures=max_failures, description=str(spec.get("description", "")),
+                       reuse_workers=reuse_workers)
     return _checked_trials(parsed)
 
 
@@ -264,6 +272,14 @@ def trial_key(point: dict, config: TrialConfig) -> str:
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
     label = "_".join(f"{axis}={value}" for axis, value in point.items())
     return f"{label}_{digest}"
+
+
+def trial_label(point: dict) -> str:
+    """A grid point as people read it, axes in a fixed order, e.g. `hopper/expert-random/sac/m 0.8/seed 0`."""
+    names = {"margin": "m", "beta": "β"}
+    parts = [f"{names[axis]} {point[axis]:g}" if axis in names else f"{point[axis]} variance"
+             if axis == "variance" else str(point[axis]) for axis in AXES if axis in point and axis != "seed"]
+    return "/".join(parts + ([f"seed {point['seed']}"] if "seed" in point else []))
 
 
 def find_spec(table: str) -> Path:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from offsim_ray.errors import OffSimError, read_json
 from offsim_ray.files import write_json
-from offsim_ray.spec import SweepSpec, dataset_names, parse_spec, trial_config, trial_key
+from offsim_ray.spec import SweepSpec, dataset_names, parse_spec, trial_config, trial_key, trial_label
 from offsim_ray.threads import set_threads
 
 log = logging.getLogger("offsim_ray.sweep")
@@ -85,6 +85,19 @@ def offsim_trial(params: dict, plan: SweepPlan) -> None:
     context = {"trial/key": key, "trial/node": ray.get_runtime_context().get_node_id()}
     metrics = run_trial(config, progress=False, report=lambda row: tune.report({**row, **context}))
     tune.report({**metrics, **context})
+
+
+class TrialWorker:
+    """Mixed into the class Tune makes of `offsim_trial`: the worker's repr, which the Ray dashboard lists
+    (Actors, Repr) and its log lines carry, is the label of the trial it starts with. Ray reads it once,
+    so only a worker per trial (the spec's `reuse_workers: false`) keeps it true."""
+
+    def setup(self, config):
+        self._name = trial_label(config)
+        super().setup(config)
+
+
+offsim_trial.__mixins__ = (TrialWorker,)
 
 
 def _trainable(plan: SweepPlan):
@@ -211,13 +224,16 @@ def error_line(error: BaseException) -> str:
     return str(error).splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _connect(address: str | None) -> str:
-    """Joins (or starts) the Ray cluster; returns where its dashboard is, when it has one."""
+def _connect(address: str | None, name: str) -> str:
+    """Joins (or starts) the Ray cluster as a job named `name` (the dashboard's Jobs page, column Name, for
+    a driver started here; a `ray job submit` takes its name from `--metadata-json`); returns where its
+    dashboard is, when it has one."""
     import ray
+    from ray.job_config import JobConfig
 
     try:
         context = ray.init(address=address, log_to_driver=False, configure_logging=False,
-                           ignore_reinit_error=True)
+                           ignore_reinit_error=True, job_config=JobConfig(metadata={"job_name": name}))
     except ConnectionError as e:  # e.g. `auto` with no cluster running
         raise OffSimError(f"cannot join the Ray cluster {address or '$RAY_ADDRESS'}: "
                           f"{' '.join(str(e).split())}") from None
@@ -269,7 +285,7 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
     check_storage(Path(plan.storage))
     check_address(address)
     check_datasets(plan)
-    dashboard = _connect(address)
+    dashboard = _connect(address, f"offsim-ray {experiment.name}")
     if not verbose:  # no tracebacks: each failed trial is listed with its own error (and its error.txt)
         logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     requested, plan = plan, _fit_to_cluster(plan)
@@ -285,8 +301,7 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
         tuner = tune.Tuner(
             _trainable(plan),
             param_space={axis: tune.grid_search(values) for axis, values in plan.spec.grid.items()},
-            # a worker process runs trial after trial: torch, RLlib and MuJoCo are imported once
-            tune_config=tune.TuneConfig(reuse_actors=True),
+            tune_config=tune.TuneConfig(reuse_actors=plan.spec.reuse_workers),
             run_config=tune.RunConfig(
                 name=experiment.name, storage_path=str(experiment.parent), verbose=verbose,
                 failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures),

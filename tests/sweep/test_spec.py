@@ -26,6 +26,7 @@ def test_shipped_specs_parse_and_every_trial_config_is_valid(table, preset):
     if preset == "paper":
         assert spec.grid["seed"] == list(range(7))  # the paper averages 7 seeds
         assert spec.trial["n"] == 20_000
+    assert spec.reuse_workers == (preset == "smoke")  # a worker per trial, named after it, beyond smoke
 
 
 def test_paper_grids_cover_the_paper_tables():
@@ -99,6 +100,7 @@ def test_trial_keys_of_a_smoke_config_stay_as_they_were():
     ({"resources": {"cpu": 0}}, "resources.cpu must be a positive number"),
     ({"resources": {"gpu": "one"}}, "resources.gpu must be a non-negative number"),
     ({"max_failures": -1}, "max_failures must be a non-negative integer"),
+    ({"reuse_workers": "yes"}, "reuse_workers must be true or false, got 'yes'"),
     ({"name": "table9"}, "name must be one of table1"),
     ({"datasets": "{env}-{lvl}"}, "has a bad field"),
     ({"repeat": 2}, "unknown spec keys: repeat"),
