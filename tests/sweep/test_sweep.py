@@ -121,28 +121,6 @@ def _trial_workers() -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["cmdline"]) if "ray::ImplicitFunc" in " ".join(p.info["cmdline"] or [])]
 
 
-def _dashboard(what: str):
-    """`what` (actors or jobs) of the Ray instance started last on this machine, from the dashboard's state
-    API, as the dashboard lists them."""
-    from ray.util import state
-    from ray.util.state.exception import RayStateApiException, ServerUnavailable
-
-    try:
-        return getattr(state, f"list_{what}")(address="auto", detail=True, raise_on_missing_output=False)
-    except (RayStateApiException, ServerUnavailable, ConnectionError):  # the dashboard is still starting
-        return []
-
-
-def _label(trial: Path) -> str:
-    """The dashboard's label of a trial of the spec below, from its folder's name."""
-    algo = trial.name.split("algo=")[1].split("_")[0]
-    return f"hopper/expert/{algo}/seed 0"
-
-
-def _worker_labels() -> list[str]:
-    return [a.repr_name for a in _dashboard("actors") if a.class_name == "ImplicitFunc" and a.state == "ALIVE"]
-
-
 def test_killed_worker_is_retried_and_an_interrupted_sweep_resumes_without_losing_or_doubling(
         sweep_data, tmp_path):
     """One trial at a time (2 CPUs each, on 2 cores). The first trial's worker is killed after its first
@@ -157,13 +135,10 @@ def test_killed_worker_is_retried_and_an_interrupted_sweep_resumes_without_losin
     sweep = _start_sweep(spec, storage, sweep_data)
     (killed,) = _wait_for(lambda: _trials(storage, "training/progress.json"), "a first checkpoint", sweep)
     (worker,) = _wait_for(_trial_workers, "the trial's worker process", sweep)
-    assert _wait_for(_worker_labels, "the worker in the dashboard", sweep) == [_label(killed)]
-    assert "offsim-ray table1-smoke" in [job.metadata.get("job_name") for job in _dashboard("jobs")]
     worker.kill()
     (finished,) = _wait_for(lambda: _trials(storage, "metrics.json"), "a finished trial", sweep)
     unfinished = _wait_for(lambda: [p for p in _trials(storage, "training/progress.json") if p != finished],
                            "the other trial's checkpoint", sweep)[0]
-    assert _wait_for(_worker_labels, "the second worker", sweep) == [_label(unfinished)]
     sweep.send_signal(signal.SIGINT)
     _, stderr = sweep.communicate(timeout=120)
     assert sweep.returncode == 130, stderr[-3000:]

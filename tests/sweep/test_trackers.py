@@ -1,11 +1,25 @@
-"""`--track`: a smoke sweep logged to a real local MLflow file store through Tune's callback, and a tracker
-whose package is missing refused in one line."""
+"""`--track`: a smoke sweep logged to a real local MLflow file store through Tune's callback, its workers
+labelled with their trials, and a tracker whose package is missing refused in one line."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import tempfile
+from pathlib import Path
 
+from offsim_ray.spec import trial_label
 from tests.harness import assert_one_line_error, run_cli, write_spec
+
+
+def _worker_log_labels(pid: int) -> list[str]:
+    """The names Ray wrote into the log of worker process `pid`: its actor's class, then the repr it took
+    once the actor was made (the Repr the dashboard's Actors page shows)."""
+    root = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray"
+    logs = sorted(root.glob(f"session_*/logs/worker-*-{pid}.out"), key=lambda p: p.stat().st_mtime)
+    return [line.removeprefix(":actor_name:") for line in logs[-1].read_text().splitlines()
+            if line.startswith(":actor_name:")] if logs else []
 
 
 def test_a_tracked_sweep_leaves_a_run_per_trial_with_its_params_and_metrics(sweep_data, tmp_path, monkeypatch):
@@ -13,7 +27,7 @@ def test_a_tracked_sweep_leaves_a_run_per_trial_with_its_params_and_metrics(swee
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps a folder store behind this flag
     spec = write_spec(tmp_path / "spec.yaml", grid={"env": ["hopper"], "dataset": ["expert"], "algo": ["bc"],
-                                                    "seed": [0, 1]})
+                                                    "seed": [0, 1]}, reuse_workers=False)
     uri = (tmp_path / "mlruns").as_uri()
     result = run_cli("sweep", str(spec), "--preset", "smoke", "--quiet", "--storage", str(tmp_path / "runs"),
                      "--track", "mlflow", *sweep_data, timeout=600,
@@ -27,6 +41,9 @@ def test_a_tracked_sweep_leaves_a_run_per_trial_with_its_params_and_metrics(swee
         assert {"env": "hopper", "dataset": "expert", "algo": "bc"}.items() <= run.data.params.items()
         assert run.data.metrics["eval/return_mean"] > 0 and run.data.metrics["policy/updates"] > 0
         assert run.info.status == "FINISHED"
+    for trial in (tmp_path / "runs" / "table1-smoke").glob("*/params.json"):  # a worker per trial, labelled
+        pid = json.loads(trial.with_name("result.json").read_text().splitlines()[-1])["pid"]
+        assert _worker_log_labels(pid) == ["ImplicitFunc", trial_label(json.loads(trial.read_text()))]
 
 
 def test_a_tracker_without_its_package_is_refused_before_the_sweep_starts(tmp_path):
