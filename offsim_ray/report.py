@@ -23,8 +23,8 @@ import pandas as pd
 
 from offsim_ray.errors import OffSimError
 from offsim_ray.files import write_dir
-from offsim_ray.tables import (ALGO_LABELS, BASELINE_LABELS, ENV_LABELS, RANKED_ACTIONS, K, Table, build_tables, load_curves,
-                               status_line)
+from offsim_ray.tables import (ALGO_LABELS, BASELINE_LABELS, ENV_LABELS, RANKED_ACTIONS, K, Table, margin_label,
+                               build_tables, load_curves, status_line)
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")  # Okabe-Ito
 PAPER_SELECTED_MARGIN = {  # the paper's Table 2, in units of R
@@ -96,7 +96,8 @@ def _plt():
 class Figures:
     """Saves each figure as NAME.png and NAME.svg under `root`/figures; returns the relative stem."""
 
-    def __init__(self, root: Path, prefix: str):
+    def __init__(self, plt, root: Path, prefix: str):
+        self.plt = plt
         self.folder = root / "figures"
         self.folder.mkdir(exist_ok=True)
         self.prefix = prefix
@@ -106,7 +107,7 @@ class Figures:
         for suffix in ("png", "svg"):
             figure.savefig(self.folder / f"{stem}.{suffix}", dpi=110, bbox_inches="tight",
                            metadata={"Date": None} if suffix == "svg" else None)
-        _plt().close(figure)
+        self.plt.close(figure)
         return f"figures/{stem}"
 
 
@@ -119,7 +120,7 @@ def _variant(row: pd.Series) -> str:
     where the sweep varies them."""
     label = ALGO_LABELS.get(row["algo"]) or BASELINE_LABELS[row["algo"]]
     if row["table"] == "table2":
-        label += f", m = {row['margin']:g}{'R' if row['margin_relative'] else ''}"
+        label += f", {margin_label(row['margin'], row['margin_relative'])}"
     if row["table"] == "table3":
         label += f", {row['variance']} variance"
     return label
@@ -275,7 +276,7 @@ def _git_commit() -> str | None:
 def _sweep_sections(plt, root: Path, rows: pd.DataFrame, curves: pd.DataFrame) -> list[dict]:
     sweep = rows["sweep"].iloc[0]
     table = rows["table"].iloc[0]
-    figures = Figures(root, sweep)
+    figures = Figures(plt, root, sweep)
     finished = rows[rows["status"] == "finished"]
     sections = [{"title": "Learning curves", "figures": _curve_figures(plt, figures, rows, curves),
                  "note": "One line per seed, the mean in black; unfinished trials show as far as they got."}]

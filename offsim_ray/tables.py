@@ -217,12 +217,12 @@ def _table1(df: pd.DataFrame) -> list[Table]:
                    {"Expert": "reference_expert"})]
 
 
-def _margin_label(margin: float, relative: bool) -> str:
+def margin_label(margin: float, relative: bool) -> str:
     return f"{margin:g}R" if relative else f"m={margin:g}"
 
 
 def _table2(df: pd.DataFrame) -> list[Table]:
-    df = df.assign(m=[_margin_label(m, r) for m, r in zip(df["margin"], df["margin_relative"])])
+    df = df.assign(m=[margin_label(m, r) for m, r in zip(df["margin"], df["margin_relative"])])
     order = list(dict.fromkeys(df.sort_values("margin")["m"]))
     table = _table("table2", "Table 2: real-env return against the margin m (R = max|r| of an expert-only "
                    "reward)", df, "m", order)
