@@ -17,9 +17,9 @@ import torch
 from ray.rllib.core.rl_module.rl_module import RLModule
 
 import common
+from offsim_ray.action_box import from_box, to_box
 from offsim_ray.data.transitions import DIVERSE, EXPERT
 from offsim_ray.errors import OffSimError
-from offsim_ray.nets import from_box, to_box
 from offsim_ray.simulator import Simulator
 
 SOURCES = {EXPERT: "expert", DIVERSE: "diverse"}

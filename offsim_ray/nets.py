@@ -1,5 +1,4 @@
-"""Network parts the simulator and the policy share: one vectorised layer for ensembles, the MLP, and the
-scaling of actions between [-1, 1] and the env's action box."""
+"""Network parts the simulator and the policy share: one vectorised layer for ensembles and the MLP."""
 
 from __future__ import annotations
 
@@ -27,13 +26,3 @@ def mlp(inputs: int, outputs: int, hiddens: list[int], activation: type[nn.Modul
         layers += [nn.Linear(width, hidden), activation()]
         width = hidden
     return nn.Sequential(*layers, nn.Linear(width, outputs))
-
-
-def to_box(action, low, high):
-    """[-1, 1] -> [low, high], per dimension; NumPy arrays or tensors, `low` and `high` of the same kind."""
-    return low + (action + 1.0) * 0.5 * (high - low)
-
-
-def from_box(action, low, high):
-    """[low, high] -> [-1, 1], per dimension; the inverse of `to_box`."""
-    return 2.0 * (action - low) / (high - low) - 1.0

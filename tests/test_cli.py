@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from tests.harness import BENCH_IDS, BENCH_ROOT, assert_one_line_error, run_cli
+from tests.harness import BENCH_IDS, BENCH_ROOT, REPO, assert_one_line_error, run_cli
 
 
 def test_collect_info_list_export(tmp_path):
@@ -110,6 +113,15 @@ def test_usage_errors_are_one_line(tmp_path):
     assert_one_line_error(run_cli("data", "frobnicate"), "invalid choice")
     assert_one_line_error(run_cli("fit", "--expert", "hopper-random", "--out", str(tmp_path / "s"), "--preset",
                                   "huge"), "invalid choice: 'huge' (choose from 'smoke', 'quick', 'paper')")
+
+
+def test_the_command_line_is_read_without_torch_ray_or_rllib():
+    """Parsing and checking a command imports none of the heavy packages: a bad command line is answered in
+    well under a second, and `--help` at once."""
+    script = ("import sys, offsim_ray.cli as cli; cli.build_parser(); "
+              "print(*sorted(m for m in ('torch', 'ray', 'ray.tune', 'ray.rllib') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "", loaded.stdout + loaded.stderr[-2000:]
 
 
 def test_export_keeps_a_file_it_did_not_make(store, tmp_path):

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from offsim_ray.action_box import to_box
 from offsim_ray.errors import OffSimError
 from offsim_ray.files import write_with
-from offsim_ray.nets import to_box
 
 SHIPPED = Path(__file__).parent / "expert_weights"
 LEVELS = ("expert", "medium")

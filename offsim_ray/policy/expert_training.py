@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from offsim_ray.action_box import to_box
 from offsim_ray.data.collect import run_episodes
 from offsim_ray.data.experts import ExpertPolicy
 from offsim_ray.errors import OffSimError
 from offsim_ray.files import write_json
-from offsim_ray.nets import to_box
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import ExpertConfig
 from offsim_ray.policy.baselines.offline import ActorCritic, Batch, floats

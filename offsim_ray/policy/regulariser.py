@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
 
+from offsim_ray.action_box import from_box
 from offsim_ray.data.transitions import EXPERT, Transitions
-from offsim_ray.nets import from_box
 from offsim_ray.policy import losses
 from offsim_ray.simulator.simulator import Simulator
 

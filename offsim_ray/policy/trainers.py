@@ -7,13 +7,15 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from offsim_ray.data.transitions import Transitions
 from offsim_ray.policy.config import PolicyConfig
-from offsim_ray.simulator.simulator import Simulator
+
+if TYPE_CHECKING:
+    from offsim_ray.simulator.simulator import Simulator
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from offsim_ray.data.transitions import Transitions
-from offsim_ray.simulator.config import PRESETS, SimConfig, preset
-from offsim_ray.simulator.fit import fit_simulator
-from offsim_ray.simulator.simulator import FORMAT_VERSION, Simulator, fingerprint
+from offsim_ray.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from offsim_ray.data.transitions import Transitions
+    from offsim_ray.simulator.simulator import Simulator
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,10 @@ def propose_margin(expert_only: Simulator, expert: Transitions, diverse: Transit
     return MarginProposal(scale, relative * scale, relative)
 
 
-__all__ = [
-    "FORMAT_VERSION", "PRESETS", "MarginProposal", "SimConfig", "Simulator",
-    "fingerprint", "fit_simulator", "preset", "propose_margin",
-]
+_MODULES = {
+    "config": ("PRESETS", "SimConfig", "preset"),
+    "fit": ("fit_simulator",),
+    "simulator": ("FORMAT_VERSION", "Simulator", "fingerprint"),
+}
+__getattr__ = lazy_exports(__name__, _MODULES)
+__all__ = sorted(["MarginProposal", "propose_margin", *(name for names in _MODULES.values() for name in names)])

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
-from tests.harness import BENCH_IDS, BENCH_ROOT, run_cli
+from tests.harness import BENCH_IDS, BENCH_ROOT
+
+NO_NETWORK = (
+    "import socket\n"
+    "try:\n"
+    "    socket.create_connection(('pypi.org', 443), timeout=5)\n"
+    "except OSError:\n"
+    "    raise SystemExit(0)\n"
+    "raise SystemExit('the network is reachable')\n"
+)
 
 
 @pytest.fixture(scope="session")
@@ -16,11 +31,37 @@ def sweep_data(store) -> list[str]:
     return ["--data-root", str(store.root), "--datasets", "local/{env}/random-v0", "--offline"]
 
 
+@dataclass(frozen=True)
+class Reproduction:
+    root: Path                           # runs/ (the sweeps) and results/ (tables and report)
+    home: Path                           # the user's home: ~/.minari/datasets holds the made data
+    result: subprocess.CompletedProcess  # both commands' output
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment to run further commands on the same data."""
+        return {"HOME": str(self.home)}
+
+
 @pytest.fixture(scope="session")
-def reproduced(sweep_data, tmp_path_factory):
-    """`offsim-ray reproduce all --preset smoke`: the four smoke sweeps and their tables."""
+def reproduced(tmp_path_factory) -> Reproduction:
+    """A user's first steps on a machine with no network and no data: `offsim-ray data make --env Hopper-v5`
+    from the shipped experts, then `offsim-ray reproduce all --preset smoke`, the four smoke sweeps and
+    their tables and report, in a network namespace that has only a loopback interface."""
     root = tmp_path_factory.mktemp("reproduce")
-    result = run_cli("reproduce", "all", "--preset", "smoke", "--storage", str(root / "runs"),
-                     "--out", str(root / "results"), "--quiet", *sweep_data, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root, result
+    home = root / "home"
+    home.mkdir()
+    cli = f"{sys.executable} -m offsim_ray.cli"
+    script = " && ".join([
+        "ip link set lo up",
+        f"{sys.executable} -c \"$NO_NETWORK\"",
+        f"{cli} data make --env Hopper-v5 --no-progress",
+        f"{cli} reproduce all --preset smoke --quiet --storage {root / 'runs'} --out {root / 'results'}",
+    ])
+    keep = ("PATH", "LANG", "TMPDIR", "VIRTUAL_ENV")
+    env = {**{k: os.environ[k] for k in keep if k in os.environ}, "HOME": str(home), "NO_NETWORK": NO_NETWORK,
+           "RAY_AUTH_MODE": "disabled"}
+    result = subprocess.run(["unshare", "--map-root-user", "--net", "sh", "-c", script], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return Reproduction(root, home, result)

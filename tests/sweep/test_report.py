@@ -54,7 +54,7 @@ def _check_figures(folder: Path) -> set[str]:
 
 
 def test_reproduce_writes_a_report_of_every_trial_with_the_tables_and_figures(reproduced):
-    root, result = reproduced
+    root, result = reproduced.root, reproduced.result
     folder = root / "results" / "report-smoke"
     assert f"wrote the report {folder / 'index.html'}" in result.stdout
     stems = _check_figures(folder)
@@ -73,7 +73,7 @@ def test_reproduce_writes_a_report_of_every_trial_with_the_tables_and_figures(re
 
 
 def test_report_of_a_partly_finished_sweep_shows_what_has_finished(reproduced, tmp_path):
-    root, _ = reproduced
+    root = reproduced.root
     sweep = tmp_path / "table2-smoke"
     shutil.copytree(root / "runs" / "table2-smoke", sweep)
     trial_dirs = sorted(p for p in sweep.iterdir() if (p / "params.json").is_file())
@@ -91,7 +91,7 @@ def test_report_of_a_partly_finished_sweep_shows_what_has_finished(reproduced, t
 
 
 def test_report_refuses_an_out_folder_that_is_not_a_report(reproduced, tmp_path):
-    root, _ = reproduced
+    root = reproduced.root
     (tmp_path / "notes.txt").write_text("mine")
     result = run_cli("report", str(root / "runs" / "table4-smoke"), "--out", str(tmp_path))
     assert_one_line_error(result, str(tmp_path), "not a report folder")

@@ -25,7 +25,7 @@ def _csv(root: Path, name: str) -> pd.DataFrame:
 
 
 def test_reproduce_writes_the_four_tables_with_the_paper_rows_and_columns(reproduced):
-    root, result = reproduced
+    root, result = reproduced.root, reproduced.result
     table1 = _csv(root, "table1")
     assert list(table1[["Env", "Dataset"]].itertuples(index=False, name=None)) == [
         ("Hopper", "Expert"), ("Hopper", "Expert-Random")]
@@ -51,7 +51,7 @@ def test_reproduce_writes_the_four_tables_with_the_paper_rows_and_columns(reprod
 
 
 def test_tidy_rows_hold_every_trial_once_with_finite_results(reproduced):
-    root, _ = reproduced
+    root = reproduced.root
     tidy = pd.concat(pd.read_parquet(p) for p in sorted((root / "results").glob("*-trials.parquet")))
     assert len(tidy) == 10 + 3 + 4 + 3 and not tidy.duplicated(["sweep", "key"]).any()
     shared = set(tidy[tidy["table"] == "table1"]["key"]) & set(tidy[tidy["table"] == "table4"]["key"])
@@ -71,7 +71,7 @@ def test_tidy_rows_hold_every_trial_once_with_finite_results(reproduced):
 
 
 def test_trials_that_differ_only_in_algorithm_share_one_simulator_fit(reproduced):
-    root, _ = reproduced
+    root = reproduced.root
     table4 = pd.read_parquet(root / "results" / "table4-smoke-trials.parquet")
     metrics = [json.loads((root / "runs" / "trials" / key / "metrics.json").read_text()) for key in table4["key"]]
     assert sorted(m["sim/reused"] for m in metrics) == [0.0, 1.0, 1.0]
@@ -82,11 +82,11 @@ def test_trials_that_differ_only_in_algorithm_share_one_simulator_fit(reproduced
     assert sorted(fits) == [0.0, 0.0, 1.0, 1.0]  # high and low variance: one fit per dataset
 
 
-def test_rerunning_reproduce_resumes_and_rebuilds_the_same_tables(reproduced, sweep_data):
-    root, _ = reproduced
+def test_rerunning_reproduce_resumes_and_rebuilds_the_same_tables(reproduced):
+    root = reproduced.root
     before = {p.name: p.read_bytes() for p in (root / "results").iterdir() if p.is_file()}
     result = run_cli("reproduce", "table4", "--preset", "smoke", "--storage", str(root / "runs"),
-                     "--out", str(root / "results"), "--quiet", *sweep_data, timeout=600)
+                     "--out", str(root / "results"), "--quiet", env=reproduced.env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     after = {p.name: p.read_bytes() for p in (root / "results").iterdir() if p.is_file()}
     assert after == before
@@ -164,14 +164,14 @@ def test_killed_worker_is_retried_and_an_interrupted_sweep_resumes_without_losin
         assert iterations.count(1) == 1 and iterations[-1] == 8
 
 
-def test_an_existing_sweep_is_neither_restarted_nor_resumed_with_another_spec(reproduced, sweep_data, tmp_path):
-    root, _ = reproduced
+def test_an_existing_sweep_is_neither_restarted_nor_resumed_with_another_spec(reproduced, tmp_path):
+    root = reproduced.root
     storage = str(root / "runs")
-    result = run_cli("sweep", "sweeps/table4.yaml", "--preset", "smoke", "--storage", storage, *sweep_data)
+    result = run_cli("sweep", "sweeps/table4.yaml", "--preset", "smoke", "--storage", storage, env=reproduced.env)
     assert_one_line_error(result, "a sweep already exists at", "pass --resume")
     changed = yaml.safe_load((REPO / "sweeps" / "table4.yaml").read_text())
     changed["presets"]["smoke"]["trial"]["n"] = 3000
     (tmp_path / "table4.yaml").write_text(yaml.safe_dump(changed))
     result = run_cli("sweep", str(tmp_path / "table4.yaml"), "--preset", "smoke", "--storage", storage, "--resume",
-                     *sweep_data)
+                     env=reproduced.env)
     assert_one_line_error(result, "differs from the one the sweep at", "table4-smoke")

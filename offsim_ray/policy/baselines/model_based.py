@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from offsim_ray.action_box import to_box
 from offsim_ray.data.termination import never_terminated, termination_fn
-from offsim_ray.nets import to_box
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.baselines.offline import ActorCritic, Batch, DataRows
