@@ -13,9 +13,12 @@ _noted = False
 
 
 def set_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
+    """Torch's intra-op threads for this process: at once when torch is loaded, else through OMP_NUM_THREADS,
+    which torch reads as it loads; so a command refused before its heavy work never loads torch."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 def note_if_busy() -> None:

@@ -10,9 +10,10 @@ from offsim_ray.data import DatasetStore, describe
 
 def test_data_make_and_smoke_reproduction_without_network_or_data(reproduced):
     store = DatasetStore(reproduced.home / ".minari" / "datasets")
-    assert store.ids() == ["local/hopper/expert-v0", "local/hopper/medium-v0", "local/hopper/random-v0"]
-    for level in ("expert", "medium", "random"):
-        assert f"wrote local/hopper/{level}-v0: 20000 steps" in reproduced.result.stdout
+    made = [f"local/{env}/{level}-v0" for env in ("halfcheetah", "hopper") for level in ("expert", "medium", "random")]
+    assert store.ids() == made
+    for dataset_id in made:
+        assert f"wrote {dataset_id}: 5000 steps" in reproduced.result.stdout
     expert = describe(store.open("local/hopper/expert-v0"))
 
     trials = pd.read_parquet(reproduced.root / "results" / "table1-smoke-trials.parquet")
