@@ -37,22 +37,6 @@ class FlatReplay:
         self.added += n
         self.size = min(self.size + n, self.capacity)
 
-    def add_episodes(self, episodes) -> int:
-        """Adds the steps of RLlib `SingleAgentEpisode` chunks; returns how many."""
-        parts = []
-        for episode in episodes:
-            steps = len(episode)
-            if steps == 0:
-                continue
-            obs = np.asarray(episode.get_observations(), np.float32)
-            terminated = np.zeros(steps, np.float32)
-            terminated[-1] = float(episode.is_terminated)
-            parts.append((obs[:-1], np.asarray(episode.get_actions(), np.float32),
-                          np.asarray(episode.get_rewards(), np.float32), obs[1:], terminated))
-        if parts:
-            self.add(*(np.concatenate(column) for column in zip(*parts)))
-        return sum(len(p[0]) for p in parts)
-
     def save(self, path) -> None:
         """The filled rows, the write position and the sampling RNG (an expert run resumes with its replay)."""
         n = self.size

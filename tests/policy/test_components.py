@@ -162,3 +162,45 @@ def test_learned_env_learners_clamp_targets_at_the_rewards_bound_and_real_env_on
     config = PolicyConfig(gamma=0.95, reward_shift=1.0)
     assert learner_settings(config, fitted[2])["value_bound"] == pytest.approx(40.0)
     assert learner_settings(config, None, "Hopper-v5")["value_bound"] is None  # real rewards have no known bound
+
+
+def _rows_of_episodes(episodes, replay) -> None:
+    """RLlib episode chunks into `replay`, one row per step, in the order `sample()` returned them."""
+    for episode in episodes:
+        if len(episode):
+            obs = np.asarray(episode.get_observations(), np.float32)
+            terminated = np.zeros(len(episode), np.float32)
+            terminated[-1] = float(episode.is_terminated)
+            replay.add(obs[:-1], np.asarray(episode.get_actions()), np.asarray(episode.get_rewards()), obs[1:],
+                       terminated)
+
+
+def test_the_flat_env_runner_writes_the_steps_rllibs_sampler_returns(local_ray, fitted):
+    from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+
+    from offsim_ray.policy.config import PRESETS
+    from offsim_ray.policy.replay import FlatReplay
+    from offsim_ray.policy.rllib.algorithm import build_algorithm
+
+    config = PRESETS["smoke"].with_(termination=True, num_envs=8)
+    algo = build_algorithm(config, fitted[2])
+    flat = algo.env_runner
+    stock = SingleAgentEnvRunner(config=algo.config)
+    stock.module.set_state(flat.module.get_state())
+    replays = []
+    for sample in (lambda replay, random: _rows_of_episodes(stock.sample(random_actions=random), replay),
+                   lambda replay, random: flat.sample_into(replay, random)):
+        replay = FlatReplay(10_000, fitted[0].data.obs_dim, fitted[0].data.action_dim, seed=0)
+        torch.manual_seed(0)
+        for call in range(40):  # random warm-up actions, then the policy's
+            sample(replay, call < 10)
+        replays.append(replay)
+    rllib, ours = replays
+    assert ours.added == rllib.added > 40 * 8
+    assert ours.terminateds[:ours.size].any() and not ours.terminateds[:ours.size].all()
+    for column in ("obs", "actions", "rewards", "next_obs", "terminateds"):
+        np.testing.assert_array_equal(getattr(ours, column)[:ours.size], getattr(rllib, column)[:rllib.size])
+    returns = [runner.get_metrics()["episode_return_mean"].peek() for runner in (flat, stock)]
+    assert returns[0] == pytest.approx(returns[1])
+    stock.stop()
+    algo.stop()

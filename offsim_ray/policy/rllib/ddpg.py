@@ -10,7 +10,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from offsim_ray.policy.actor_critic import ActorCriticLearner, ActorCriticModule
-from offsim_ray.policy.rllib.offpolicy import FlatReplayTraining
+from offsim_ray.policy.rllib.offpolicy import FlatEnvRunner, FlatReplayTraining
 
 
 class DDPGConfig(AlgorithmConfig):
@@ -37,5 +37,6 @@ def algorithm_config(settings: dict) -> DDPGConfig:
     return (
         DDPG.get_default_config()
         .training(gamma=settings["gamma"], train_batch_size_per_learner=settings["batch_size"])
+        .env_runners(env_runner_cls=FlatEnvRunner)
         .rl_module(rl_module_spec=RLModuleSpec(module_class=ActorCriticModule, model_config=model))
     )

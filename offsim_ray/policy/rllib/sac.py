@@ -9,7 +9,7 @@ from ray.rllib.algorithms.sac import SAC, SACConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from offsim_ray.policy.actor_critic import ActorCriticLearner, ActorCriticModule
-from offsim_ray.policy.rllib.offpolicy import FlatReplayTraining
+from offsim_ray.policy.rllib.offpolicy import FlatEnvRunner, FlatReplayTraining
 
 
 class OffSimSAC(FlatReplayTraining, SAC):
@@ -26,5 +26,6 @@ def algorithm_config(settings: dict) -> SACConfig:
         .training(gamma=settings["gamma"], tau=settings["tau"], twin_q=True,
                   train_batch_size_per_learner=settings["batch_size"])
         .learners(learner_class=ActorCriticLearner)
+        .env_runners(env_runner_cls=FlatEnvRunner)
         .rl_module(rl_module_spec=RLModuleSpec(module_class=ActorCriticModule, model_config=model))
     )
