@@ -134,7 +134,9 @@ def rllib_throughput(config: PolicyConfig, artifact: str, iterations: int, profi
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(r"offpolicy|learner\.py.*update|sync_weights|metrics_logger.*reduce")
     steps = algo.replay.added - steps_before
     algo.stop()
     ray.shutdown()
