@@ -47,19 +47,26 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
 
     env = expert = None
     if artifact is not None:
-        env = OffSimVectorEnv(config.num_envs, artifact)
+        env = OffSimVectorEnv(config.num_envs, artifact, config.horizon, config.variance, config.termination,
+                              reward_on_mean=config.reward_on_mean, reward_shift=config.reward_shift)
         env_obs = env.reset(seed=0)[0]
         data = env.dynamics.simulator.data
         space = env.single_action_space
         expert = (data.obs.astype(np.float32), normalise_actions(data.action, space.low, space.high))
         write = 0
 
-    def policy(obs):
+    def gaussian(obs):
         mean, log_std = actor(obs).chunk(2, -1)
-        dist = torch.distributions.Normal(mean, log_std.clamp(-20, 2).exp())
+        return torch.distributions.Normal(mean, log_std.clamp(-20, 2).exp())
+
+    def squashed_logp(dist, u, action):
+        return (dist.log_prob(u) - torch.log(1 - action.pow(2) + 1e-6)).sum(-1)
+
+    def policy(obs):
+        dist = gaussian(obs)
         u = dist.rsample()
         action = torch.tanh(u)
-        return action, (dist.log_prob(u) - torch.log(1 - action.pow(2) + 1e-6)).sum(-1)
+        return action, squashed_logp(dist, u, action)
 
     def q(nets, obs, action):
         x = torch.cat([obs, action], -1)
@@ -91,10 +98,9 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
         actor_loss = (alpha * logp - q(critics, s, new_a)).mean()
         if expert is not None:
             pairs = rng.integers(0, len(expert[0]), config.batch_size)
-            mean, log_std = actor(torch.from_numpy(expert[0][pairs])).chunk(2, -1)
             a_e = torch.from_numpy(expert[1][pairs])
-            likelihood = torch.distributions.Normal(mean, log_std.clamp(-20, 2).exp()).log_prob(torch.atanh(a_e))
-            actor_loss = actor_loss - config.regulariser * (likelihood - torch.log(1 - a_e.pow(2))).sum(-1).mean()
+            logp_e = squashed_logp(gaussian(torch.from_numpy(expert[0][pairs])), torch.atanh(a_e), a_e)
+            actor_loss = actor_loss - config.regulariser * logp_e.mean()
         actor_opt.zero_grad()
         actor_loss.backward()
         actor_opt.step()

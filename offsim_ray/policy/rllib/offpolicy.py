@@ -3,7 +3,8 @@
 The training step feeds `learner_group.update(batch=...)` from a flat replay (policy/replay.py): a numpy batch
 skips both the episode replay buffer and the learner connector, which together cost about half of a
 default RLlib SAC step on 2 cores. The env runner writes its steps straight into that replay
-(`FlatEnvRunner`): RLlib's episode objects and connectors cost four times the learned env's own step.
+(`FlatEnvRunner`): RLlib's episode objects and connectors took 5.1 s of sampling per 500 quick-preset
+updates, the arrays 0.9-1.2 s (docs/benchmarks.md, "The env runner writes arrays").
 """
 
 from __future__ import annotations
@@ -39,24 +40,19 @@ class FlatEnvRunner(SingleAgentEnvRunner):
     episode returns and lengths go to RLlib's env-runner metrics.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._flat: dict | None = None  # the vector env's last observations and open episodes' sums
-
     def sample_into(self, replay: FlatReplay, random_actions: bool = False) -> int:
         n = self.num_envs
         num_timesteps = self.config.get_rollout_fragment_length(self.worker_index) * n
         if self._needs_initial_reset:
-            obs, _ = self._try_env_reset(seed=self._seed, options=None)
-            self._flat = {"obs": np.asarray(obs, np.float32), "resetting": np.zeros(n, bool),
-                          "return": np.zeros(n), "length": np.zeros(n, np.int64),
-                          "started": np.full(n, time.perf_counter())}
+            self._obs = np.asarray(self._try_env_reset(seed=self._seed, options=None)[0], np.float32)
+            self._resetting = np.zeros(n, bool)  # ended last step: the next step resets it (no transition)
+            self._returns, self._lengths = np.zeros(n), np.zeros(n, np.int64)  # of the open episodes
+            self._started = np.full(n, time.perf_counter())
             self._needs_initial_reset = False
-        state = self._flat
         space = self.env.single_action_space
         steps, ended_rows, ts = [], [], 0
         while ts < num_timesteps:
-            obs = state["obs"]
+            obs = self._obs
             if random_actions:
                 actions = actions_for_env = self.env.action_space.sample()
             else:
@@ -64,20 +60,19 @@ class FlatEnvRunner(SingleAgentEnvRunner):
                 actions_for_env = unsquash_action(actions, space) if self.config.normalize_actions else actions
             next_obs, rewards, terminateds, truncateds, _ = self.env.step(actions_for_env)
             next_obs = np.asarray(next_obs, np.float32)
-            stepped = ~state["resetting"]
+            stepped = ~self._resetting
             steps.append((obs, np.asarray(actions, np.float32), np.asarray(rewards, np.float32), next_obs,
                           np.asarray(terminateds, np.float32), stepped))
             ts += int(stepped.sum())
-            state["return"][stepped] += rewards[stepped]
-            state["length"][stepped] += 1
+            self._returns[stepped] += rewards[stepped]
+            self._lengths[stepped] += 1
             ended = stepped & (terminateds | truncateds)
             now = time.perf_counter()
             for i in np.flatnonzero(ended):
                 ended_rows.append((len(steps) - 1, i))
-                self._log_episode_metrics(int(state["length"][i]), float(state["return"][i]),
-                                          now - state["started"][i])
-            state["return"][ended], state["length"][ended], state["started"][ended] = 0.0, 0, now
-            state["resetting"], state["obs"] = ended, next_obs
+                self._log_episode_metrics(int(self._lengths[i]), float(self._returns[i]), now - self._started[i])
+            self._returns[ended], self._lengths[ended], self._started[ended] = 0.0, 0, now
+            self._resetting, self._obs = ended, next_obs
         self._add_in_episode_order(replay, steps, ended_rows)
         self._increase_sampled_metrics(ts, len(ended_rows))
         return ts
