@@ -4,17 +4,23 @@ Reports gradient updates per second, learned-env steps per second and the ratio 
 plain SAC update alone, and the same loop doing the stage's whole work (eq. (9)'s likelihood term on a
 batch of expert pairs, and one step of the 64 learned envs per 4 updates, written to the replay).
 
-    python bench/policy_throughput.py [--data-root ../shared/datasets] [--iterations 3] [--profile]
+    python bench/policy_throughput.py [--data-root ../shared/datasets] [--iterations 3] [--profile] [--ops]
+
+`--ops` records the timed iterations with torch's profiler and prints the share of CPU time in matrix
+multiplies, their FLOPs per update, and the floor those FLOPs set at the rate of a plain 256-wide GEMM on
+this machine (the physical limit of the update on a core, where it is FLOP-bound).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
 
 import numpy as np
 import torch
+from torch.profiler import ProfilerActivity, profile as profiler_ops
 
 import common
 from offsim_ray.envs.offsim_env import OffSimVectorEnv
@@ -48,7 +54,8 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
     env = expert = None
     if artifact is not None:
         env = OffSimVectorEnv(config.num_envs, artifact, config.horizon, config.variance, config.termination,
-                              reward_on_mean=config.reward_on_mean, reward_shift=config.reward_shift)
+                              reward_on_mean=config.reward_on_mean, reward_shift=config.reward_shift,
+                              start_states=config.start_states)
         env_obs = env.reset(seed=0)[0]
         data = env.dynamics.simulator.data
         space = env.single_action_space
@@ -116,7 +123,36 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
     return n / (time.perf_counter() - started)
 
 
-def rllib_throughput(config: PolicyConfig, artifact: str, iterations: int, profile: bool) -> tuple[float, float]:
+MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+
+
+def gemm_flops_per_second(width: int, batch: int, seconds: float = 2.0) -> float:
+    """FLOP/s of a plain (batch, width) x (width, width) matrix multiply, the update's commonest shape."""
+    a, w = torch.randn(batch, width), torch.randn(width, width)
+    for _ in range(20):
+        a @ w
+    n, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        a @ w
+        n += 1
+    return 2 * batch * width * width * n / (time.perf_counter() - started)
+
+
+def print_matmul_floor(events, updates: int, config: PolicyConfig) -> None:
+    """The share of the profiled CPU time in matrix multiplies and the update rate their FLOPs allow."""
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    matmul = [e for e in events if e.key in MATMULS]
+    seconds = sum(e.self_cpu_time_total for e in matmul) / 1e6
+    flops = sum(e.flops for e in matmul)
+    gemm = gemm_flops_per_second(config.hidden, config.batch_size)
+    print(f"profiled CPU time {total:.2f} s for {updates} updates; matrix multiplies {seconds:.2f} s "
+          f"({seconds / total:.0%}), {flops / updates / 1e9:.2f} GFLOP per update at {flops / seconds / 1e9:.0f} GFLOP/s")
+    print(f"a plain {config.batch_size}x{config.hidden} GEMM here: {gemm / 1e9:.0f} GFLOP/s; the update's FLOPs at "
+          f"that rate allow {gemm * updates / flops:.1f} updates/s at most")
+
+
+def rllib_throughput(config: PolicyConfig, artifact: str, iterations: int, profile: bool,
+                     ops: bool = False) -> tuple[float, float]:
     """(updates/s, env steps/s) of our RLlib SAC over `iterations` iterations after a warm-up one."""
     import ray
 
@@ -132,10 +168,14 @@ def rllib_throughput(config: PolicyConfig, artifact: str, iterations: int, profi
 
         profiler = cProfile.Profile()
         profiler.enable()
-    started = time.perf_counter()
-    for _ in range(iterations):
-        algo.train()
-    seconds = time.perf_counter() - started
+    recorder = profiler_ops(activities=[ProfilerActivity.CPU], with_flops=True) if ops else contextlib.nullcontext()
+    with recorder:
+        started = time.perf_counter()
+        for _ in range(iterations):
+            algo.train()
+        seconds = time.perf_counter() - started
+    if ops:
+        print_matmul_floor(recorder.key_averages(), iterations * config.updates_per_iteration, config)
     if profiler is not None:
         import pstats
 
@@ -154,13 +194,14 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3, help="timed RLlib iterations")
     parser.add_argument("--preset", default="quick", help="policy preset whose sizes are measured")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed RLlib iterations")
+    parser.add_argument("--ops", action="store_true", help="print the timed iterations' matrix-multiply share and floor")
     args = parser.parse_args()
     _, data = common.transitions(args)
     config = policy_preset(args.preset).with_(algo="sac", learn_alpha=True)  # the same work as the yardstick
     simulator, _ = fit_simulator(data, sim_preset("quick").with_(warmup_steps=50, steps=50), progress=False)
     with tempfile.TemporaryDirectory() as tmp:
         simulator.save(f"{tmp}/sim")
-        updates, env_steps = rllib_throughput(config, f"{tmp}/sim", args.iterations, args.profile)
+        updates, env_steps = rllib_throughput(config, f"{tmp}/sim", args.iterations, args.profile, args.ops)
         yardstick = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, seconds=20.0)
         same_work = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, 20.0, f"{tmp}/sim")
     print(f"machine: {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, "

@@ -1,6 +1,7 @@
 """The learned simulator as a Gymnasium env ("OffSim-v0") and a batched VectorEnv.
 
-Episodes start from states sampled from the data the simulator was fit on, step with T_θ, are
+Episodes start from states sampled from the data the simulator was fit on (its expert rows by default;
+`start_states="all"` adds OffSim+'s diverse rows), step with T_θ, are
 rewarded r_φ(s, s') (+ `reward_shift`; on the ensemble's mean s' with `reward_on_mean`), and are truncated
 after `horizon` steps (paper: 5-step rollouts). The task's termination function is applied when
 `termination=True`.
@@ -20,10 +21,12 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from offsim_ray.data.termination import termination_fn
+from offsim_ray.data.transitions import EXPERT
 from offsim_ray.errors import OffSimError
 from offsim_ray.simulator.simulator import Simulator
 
 VARIANCES = ("high", "low")
+START_STATES = ("expert", "all")
 
 
 def value_bound(gamma: float, reward_shift: float) -> float | None:
@@ -41,11 +44,13 @@ class LearnedDynamics:
     """What both envs share: the simulator, the start states, spaces and the per-batch step."""
 
     def __init__(self, artifact: str | os.PathLike, horizon: int, variance: str, termination: bool, device: str,
-                 reward_on_mean: bool = True, reward_shift: float = 0.0):
+                 reward_on_mean: bool = True, reward_shift: float = 0.0, start_states: str = "expert"):
         if horizon <= 0:
             raise OffSimError(f"horizon must be a positive number of steps, got {horizon}")
         if variance not in VARIANCES:
             raise OffSimError(f"variance must be one of {', '.join(VARIANCES)}, got {variance!r}")
+        if start_states not in START_STATES:
+            raise OffSimError(f"start_states must be one of {', '.join(START_STATES)}, got {start_states!r}")
         path = Path(artifact)
         meta = path / "meta.json"
         self.simulator = _load(str(path.resolve()), meta.stat().st_mtime if meta.exists() else 0.0, device)
@@ -53,7 +58,8 @@ class LearnedDynamics:
         self.high_variance = variance == "high"
         self.reward_on_mean, self.reward_shift = reward_on_mean, reward_shift
         self.terminated_fn = termination_fn(self.simulator.env_id) if termination else None
-        self.starts = self.simulator.data.obs
+        data = self.simulator.data
+        self.starts = (data if start_states == "all" else data.of_source(EXPERT)).obs
         dim = self.simulator.data.obs_dim
         self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
         self.action_space = spaces.Box(np.asarray(self.simulator.action_low, np.float32),
@@ -80,8 +86,9 @@ class OffSimEnv(gym.Env):
 
     def __init__(self, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
                  termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
-                 reward_shift: float = 0.0):
-        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift)
+                 reward_shift: float = 0.0, start_states: str = "expert"):
+        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift,
+                                        start_states)
         self.observation_space = self.dynamics.observation_space
         self.action_space = self.dynamics.action_space
         self._obs = None
@@ -111,8 +118,9 @@ class OffSimVectorEnv(gym.vector.VectorEnv):
 
     def __init__(self, num_envs: int, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
                  termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
-                 reward_shift: float = 0.0):
-        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift)
+                 reward_shift: float = 0.0, start_states: str = "expert"):
+        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift,
+                                        start_states)
         self.num_envs = num_envs
         self.single_observation_space = self.dynamics.observation_space
         self.single_action_space = self.dynamics.action_space

@@ -43,6 +43,7 @@ class PolicyConfig:
     termination: bool = False        # learned env: apply the task's healthy-state termination function (r < 0 mostly: ending early pays)
     reward_on_mean: bool = True      # learned env: r_φ(s, s') on the ensemble's mean s' (False: on the sampled s', measured)
     reward_shift: float = 0.0        # learned env: added to every reward (with termination, > 1 makes staying alive pay)
+    start_states: str = "expert"     # learned env: episodes start from the expert rows' states, or "all" rows (OffSim+: the diverse ones too; measured)
     reward_lr: float = 1e-4          # clare, mlirl: Adam learning rate of the reward r(s, a)
     reward_updates: int = 1          # clare, mlirl: reward steps per iteration, after its policy updates
     reward_batch: int = 5000         # clare, mlirl: samples of each kind per reward step
@@ -69,6 +70,7 @@ class PolicyConfig:
             "q_weight": self.q_weight >= 0, "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
             "horizon": self.horizon > 0, "variance": self.variance in ("high", "low"),
+            "start_states": self.start_states in ("expert", "all"),
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
             "reward_batch": self.reward_batch > 0, "rollout_starts": self.rollout_starts > 0,
             "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
@@ -76,7 +78,8 @@ class PolicyConfig:
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
         }
         check_fields(self, checks, "policy config", {"algo": f"algo is one of {', '.join(ALGORITHMS)}",
-                                                     "expert_loss": "expert_loss is mse or nll"})
+                                                     "expert_loss": "expert_loss is mse or nll",
+                                                     "start_states": "start_states is expert or all"})
 
     @property
     def hiddens(self) -> list[int]:
@@ -97,7 +100,7 @@ PRESETS: dict[str, PolicyConfig] = {
     # a 13-24 s trial (fit included) on 2 CPU cores: tests and the smoke reproduction
     "smoke": PolicyConfig(hidden=64, iterations=4, updates_per_iteration=25, num_envs=16, learning_starts=256,
                           ppo_rollout=10, ppo_epochs=2, checkpoint_every=2),
-    # about 11 minutes a trial (fit included) on one thread, two trials at a time on 2 cores
+    # about 10 minutes an OffSim trial (fit included) on one thread (590 s measured), two at a time on 2 cores
     "quick": PolicyConfig(iterations=50, updates_per_iteration=250),
     # the paper's budgets, for GPUs
     "paper": PolicyConfig(iterations=1000, updates_per_iteration=1000, num_envs=256),

@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import offsim_ray  # noqa: F401  (registers OffSim-v0)
 from offsim_ray.data import termination_fn
+from offsim_ray.data.transitions import EXPERT
 from offsim_ray.envs.offsim_env import OffSimVectorEnv
 from offsim_ray.errors import OffSimError
 
@@ -122,3 +123,18 @@ def test_reward_can_be_shifted_and_taken_on_the_ensemble_mean(fitted):
         expected = simulator.reward(s, simulator.transition.mean_next_obs(s, torch.as_tensor(np.array(actions)))).numpy()
     np.testing.assert_allclose(results[2][1], expected, atol=1e-5)
     assert not np.allclose(results[2][1], results[0][1])
+
+
+def test_episodes_start_from_the_expert_rows_unless_all_rows_are_asked_for(fitted):
+    simulator, _, artifact = fitted
+    data = simulator.data
+    expert_rows = {row.tobytes() for row in data.obs[data.source == EXPERT]}
+    starts = {name: OffSimVectorEnv(512, artifact, start_states=name) for name in ("expert", "all")}
+    for env in starts.values():
+        env.reset(seed=0)
+    from_expert = [row.tobytes() in expert_rows for row in starts["expert"]._obs]
+    from_all = [row.tobytes() in expert_rows for row in starts["all"]._obs]
+    assert all(from_expert)
+    assert 0.3 < np.mean(from_all) < 0.7  # the fixture's mix is half expert, half random rows
+    with pytest.raises(OffSimError, match="start_states must be one of expert, all"):
+        OffSimVectorEnv(4, artifact, start_states="diverse")

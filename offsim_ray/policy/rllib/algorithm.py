@@ -52,7 +52,8 @@ def build_algorithm(policy: PolicyConfig, artifact: str | os.PathLike | None, en
     if artifact is not None:
         env = dict(env=ENV_ID, env_config=dict(artifact=settings["artifact"], horizon=policy.horizon,
                                                variance=policy.variance, termination=policy.termination,
-                                               reward_on_mean=policy.reward_on_mean, reward_shift=policy.reward_shift))
+                                               reward_on_mean=policy.reward_on_mean, reward_shift=policy.reward_shift,
+                                               start_states=policy.start_states))
         vectorize = "vector_entry_point"
     else:
         env, vectorize = dict(env=env_id), "sync"
