@@ -182,7 +182,8 @@ def test_the_flat_env_runner_writes_the_steps_rllibs_sampler_returns(local_ray, 
     from offsim_ray.policy.replay import FlatReplay
     from offsim_ray.policy.rllib.algorithm import build_algorithm
 
-    config = PRESETS["smoke"].with_(termination=True, num_envs=8)
+    # from the random rows' states too, so that some episodes terminate
+    config = PRESETS["smoke"].with_(termination=True, num_envs=8, start_states="all")
     algo = build_algorithm(config, fitted[2])
     flat = algo.env_runner
     stock = SingleAgentEnvRunner(config=algo.config)
