@@ -3,6 +3,8 @@
 import gymnasium as gym
 
 ENV_ID = "OffSim-v0"
+VARIANCES = ("high", "low")        # the learned env's transition: sampled member + noise, or the ensemble mean
+START_STATES = ("expert", "all")   # where its episodes start: the expert rows' states, or every data row's
 
 if ENV_ID not in gym.registry:
     gym.register(

@@ -22,11 +22,10 @@ from gymnasium.vector.utils import batch_space
 
 from offsim_ray.data.termination import termination_fn
 from offsim_ray.data.transitions import EXPERT
+from offsim_ray.envs import START_STATES, VARIANCES
 from offsim_ray.errors import OffSimError
 from offsim_ray.simulator.simulator import Simulator
 
-VARIANCES = ("high", "low")
-START_STATES = ("expert", "all")
 
 
 def value_bound(gamma: float, reward_shift: float) -> float | None:
@@ -60,7 +59,7 @@ class LearnedDynamics:
         self.terminated_fn = termination_fn(self.simulator.env_id) if termination else None
         data = self.simulator.data
         self.starts = (data if start_states == "all" else data.of_source(EXPERT)).obs
-        dim = self.simulator.data.obs_dim
+        dim = data.obs_dim
         self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
         self.action_space = spaces.Box(np.asarray(self.simulator.action_low, np.float32),
                                        np.asarray(self.simulator.action_high, np.float32), dtype=np.float32)

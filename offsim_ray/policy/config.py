@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from offsim_ray.envs import START_STATES, VARIANCES
 from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
@@ -69,8 +70,8 @@ class PolicyConfig:
             "regulariser": self.regulariser >= 0, "expert_loss": self.expert_loss in ("mse", "nll"),
             "q_weight": self.q_weight >= 0, "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
-            "horizon": self.horizon > 0, "variance": self.variance in ("high", "low"),
-            "start_states": self.start_states in ("expert", "all"),
+            "horizon": self.horizon > 0, "variance": self.variance in VARIANCES,
+            "start_states": self.start_states in START_STATES,
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
             "reward_batch": self.reward_batch > 0, "rollout_starts": self.rollout_starts > 0,
             "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
@@ -79,7 +80,7 @@ class PolicyConfig:
         }
         check_fields(self, checks, "policy config", {"algo": f"algo is one of {', '.join(ALGORITHMS)}",
                                                      "expert_loss": "expert_loss is mse or nll",
-                                                     "start_states": "start_states is expert or all"})
+                                                     "start_states": f"start_states is {' or '.join(START_STATES)}"})
 
     @property
     def hiddens(self) -> list[int]:

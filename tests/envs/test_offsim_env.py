@@ -129,11 +129,9 @@ def test_episodes_start_from_the_expert_rows_unless_all_rows_are_asked_for(fitte
     simulator, _, artifact = fitted
     data = simulator.data
     expert_rows = {row.tobytes() for row in data.obs[data.source == EXPERT]}
-    starts = {name: OffSimVectorEnv(512, artifact, start_states=name) for name in ("expert", "all")}
-    for env in starts.values():
-        env.reset(seed=0)
-    from_expert = [row.tobytes() in expert_rows for row in starts["expert"]._obs]
-    from_all = [row.tobytes() in expert_rows for row in starts["all"]._obs]
+    from_expert, from_all = ([row.tobytes() in expert_rows
+                              for row in OffSimVectorEnv(512, artifact, start_states=name).reset(seed=0)[0]]
+                             for name in ("expert", "all"))
     assert all(from_expert)
     assert 0.3 < np.mean(from_all) < 0.7  # the fixture's mix is half expert, half random rows
     with pytest.raises(OffSimError, match="start_states must be one of expert, all"):
