@@ -11,6 +11,8 @@ from offsim_ray.envs import START_STATES, VARIANCES
 from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
+IQ_VALUES = ("value", "v0")
+CHI2_ROWS = ("expert", "all")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class PolicyConfig:
     penalty: float = 0.0             # mlirl: λ of the uncertainty penalty r − λ·max_i‖σ_i(s, a)‖
     uncertainty_threshold: float = 0.5  # clare: normalised uncertainty below which data counts as reliable
     chi2: float = 0.5                # iqlearn: α of the χ² regulariser φ(x) = x − x²/(4α)
+    iq_value: str = "value"          # iqlearn: eq. (10)'s initial-state term, "value" E_ρ[V(s) − γV(s')] or "v0" (1 − γ)·E_E[V(s)]
+    chi2_rows: str = "expert"        # iqlearn: implicit rewards the χ² term penalises, the "expert" rows' or "all" sampled rows'
     eval_episodes: int = 10          # real-env episodes of the final evaluation (deterministic actions)
     checkpoint_every: int = 10       # iterations between algorithm checkpoints
     seed: int = 0                    # seeds the networks, the env runner and the replay sampling
@@ -76,11 +80,14 @@ class PolicyConfig:
             "reward_batch": self.reward_batch > 0, "rollout_starts": self.rollout_starts > 0,
             "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
             "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,
+            "iq_value": self.iq_value in IQ_VALUES, "chi2_rows": self.chi2_rows in CHI2_ROWS,
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
         }
         check_fields(self, checks, "policy config", {"algo": f"algo is one of {', '.join(ALGORITHMS)}",
                                                      "expert_loss": "expert_loss is mse or nll",
-                                                     "start_states": f"start_states is {' or '.join(START_STATES)}"})
+                                                     "start_states": f"start_states is {' or '.join(START_STATES)}",
+                                                     "iq_value": f"iq_value is {' or '.join(IQ_VALUES)}",
+                                                     "chi2_rows": f"chi2_rows is {' or '.join(CHI2_ROWS)}"})
 
     @property
     def hiddens(self) -> list[int]:

@@ -36,16 +36,18 @@ def test_clare_reward_loss_rewards_data_above_model_rows():
 
 
 def test_inverse_soft_q_loss_is_the_negated_objective_with_terminal_masks():
-    from offsim_ray.policy.baselines.iqlearn import inverse_soft_q_loss
+    from offsim_ray.policy.baselines.iqlearn import implicit_reward, inverse_soft_q_loss
 
     gamma, chi2 = 0.9, 0.5
-    q, v_next_e, done_e = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]), torch.tensor([0.0, 1.0])
-    v, v_next, done = torch.tensor([0.5, 1.5]), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 0.0])
-    loss, implicit = inverse_soft_q_loss(q, v_next_e, done_e, v, v_next, done, gamma, chi2)
+    reward = implicit_reward(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]), torch.tensor([0.0, 1.0]), gamma)
     x = np.array([1.0 - gamma * 3.0, 2.0])  # the terminal row does not bootstrap
-    expected = -np.mean(x - x**2 / (4 * chi2)) + np.mean([0.5, 1.5 - gamma * 2.0])
-    assert loss.item() == pytest.approx(expected, rel=1e-6)
-    assert implicit.numpy() == pytest.approx(x)
+    assert reward.numpy() == pytest.approx(x)
+    initial = torch.tensor(0.7)
+    expected = -np.mean(x - x**2 / (4 * chi2)) + 0.7  # χ² on the expert rows: φ(x) = x − x²/(4α)
+    assert inverse_soft_q_loss(reward, reward, initial, chi2).item() == pytest.approx(expected, rel=1e-6)
+    rows = torch.tensor([3.0])
+    everywhere = -np.mean(x) + 0.7 + np.mean(np.r_[x, 3.0] ** 2) / (4 * chi2)  # the authors' regularize
+    assert inverse_soft_q_loss(reward, torch.cat([reward, rows]), initial, chi2).item() == pytest.approx(everywhere, rel=1e-6)
 
 
 def test_mlirl_reward_loss_is_minus_the_likelihood_gradient():
@@ -118,3 +120,19 @@ def test_mlirl_reward_steps_raise_expert_rewards_above_the_policys(dynamics):
         loss.backward()
         optimiser.step()
     assert gaps[-1] > gaps[0] + 0.5
+
+
+def test_iqlearn_trains_with_the_authors_hopper_loss_too(dynamics, tmp_path):
+    from offsim_ray.policy.baselines import iqlearn
+    from offsim_ray.policy.config import preset
+    from offsim_ray.policy.trainers import TrainingContext
+
+    data, _ = dynamics
+    box = np.ones(data.action_dim, dtype=np.float32)
+    config = preset("smoke", "iqlearn").with_(iterations=2)
+    rows = {}
+    for name, changes in (("default", {}), ("authors", {"iq_value": "v0", "chi2_rows": "all"})):
+        context = TrainingContext(data, config.with_(**changes), -box, box, tmp_path / name, progress=False)
+        _, rows[name] = iqlearn.train(context)
+        assert all(np.isfinite(v) for k, v in rows[name].items() if k.startswith(("policy/", "irl/")))
+    assert rows["authors"]["policy/critic_loss"] != rows["default"]["policy/critic_loss"]  # the options reach the loss

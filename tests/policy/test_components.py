@@ -136,6 +136,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"algo": "td3"}, "algo is one of sac, ddpg, ppo, bc, clare, mlirl, iqlearn"),
     ({"regulariser": -1.0}, "regulariser=-1.0"),
     ({"variance": "medium"}, "variance='medium'"),
+    ({"iq_value": "v1"}, "iq_value is value or v0"),
 ])
 def test_policy_config_rejects_bad_values(changes, fragment):
     from offsim_ray.policy import PolicyConfig

