@@ -11,8 +11,13 @@ from offsim_ray.envs import START_STATES, VARIANCES
 from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
-IQ_VALUES = ("value", "v0")
-CHI2_ROWS = ("expert", "all")
+# the allowed values of the config's choice fields: their checks and error hints are made from this
+CHOICES = {"algo": ALGORITHMS, "expert_loss": ("mse", "nll"), "variance": VARIANCES, "start_states": START_STATES,
+           "iq_value": ("value", "v0"), "chi2_rows": ("expert", "all")}
+
+
+def choice_hint(name: str, values: tuple[str, ...]) -> str:
+    return f"{name} is " + (f"one of {', '.join(values)}" if len(values) > 2 else " or ".join(values))
 
 
 @dataclass(frozen=True)
@@ -65,29 +70,25 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         check_types(self, "policy config")
         checks = {
-            "algo": self.algo in ALGORITHMS, "layers": self.layers >= 2, "hidden": self.hidden > 0,
+            "layers": self.layers >= 2, "hidden": self.hidden > 0,
             "gamma": 0 < self.gamma <= 1, "actor_lr": self.actor_lr > 0, "critic_lr": self.critic_lr > 0,
             "batch_size": self.batch_size > 0, "iterations": self.iterations > 0,
             "updates_per_iteration": self.updates_per_iteration > 0, "num_envs": self.num_envs > 0,
             "updates_per_sample": self.updates_per_sample > 0, "learning_starts": self.learning_starts >= 0,
             "replay_capacity": self.replay_capacity >= self.batch_size, "tau": 0 < self.tau <= 1, "initial_alpha": self.initial_alpha > 0,
-            "regulariser": self.regulariser >= 0, "expert_loss": self.expert_loss in ("mse", "nll"),
+            "regulariser": self.regulariser >= 0,
             "q_weight": self.q_weight >= 0, "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
-            "horizon": self.horizon > 0, "variance": self.variance in VARIANCES,
-            "start_states": self.start_states in START_STATES,
+            "horizon": self.horizon > 0,
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
             "reward_batch": self.reward_batch > 0, "rollout_starts": self.rollout_starts > 0,
             "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
             "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,
-            "iq_value": self.iq_value in IQ_VALUES, "chi2_rows": self.chi2_rows in CHI2_ROWS,
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
+            **{name: getattr(self, name) in values for name, values in CHOICES.items()},
         }
-        check_fields(self, checks, "policy config", {"algo": f"algo is one of {', '.join(ALGORITHMS)}",
-                                                     "expert_loss": "expert_loss is mse or nll",
-                                                     "start_states": f"start_states is {' or '.join(START_STATES)}",
-                                                     "iq_value": f"iq_value is {' or '.join(IQ_VALUES)}",
-                                                     "chi2_rows": f"chi2_rows is {' or '.join(CHI2_ROWS)}"})
+        check_fields(self, checks, "policy config",
+                     {name: choice_hint(name, values) for name, values in CHOICES.items()})
 
     @property
     def hiddens(self) -> list[int]:
