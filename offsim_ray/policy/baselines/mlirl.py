@@ -19,7 +19,7 @@ Horizon (theirs: 43 on Hopper), policy networks and budgets are the preset's, th
 
 Deviation: λ = 1 (theirs 5.9, tuned for a world model fit to convergence on D4RL's million rows). Our
 dynamics fit (the quick preset's 2000 maximum-likelihood steps on 20k rows) gives the expert data itself
-U ≈ 0.71, so λ = 5.9 charges about 4 a step, against a reward spread of 0.01–0.5: the policy lowers U
+U ≈ 0.70, so λ = 5.9 charges about 4 a step, against a reward spread of 0.01–0.5: the policy lowers U
 instead of imitating and falls within 17 steps (−0.4 on Hopper expert data, seed 0); λ = 1 scored 22.9,
 31.7 and 7.9 on seeds 0–2 (docs/benchmarks.md, "Table 1 baselines").
 """
