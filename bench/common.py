@@ -35,6 +35,16 @@ def artifact_dirs(paths: list[str]) -> list[Path]:
     return dirs
 
 
+def simulators(paths: list[str]):
+    """(artifact dir, loaded simulator) for each artifact `artifact_dirs` finds; one of an older config
+    format is skipped with a line on stderr."""
+    for path in artifact_dirs(paths):
+        try:
+            yield path, Simulator.load(path)
+        except OffSimError as e:
+            print(f"skipped {path}: {e}", file=sys.stderr)
+
+
 def data_root(args: argparse.Namespace, dataset_id: str) -> str:
     """--data-root when it holds the dataset, else --made-root (data made by `offsim-ray data make`)."""
     return args.data_root if (Path(args.data_root) / dataset_id).is_dir() else args.made_root

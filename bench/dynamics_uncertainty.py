@@ -9,16 +9,13 @@ The penalty λ·U means as much as U does: a less converged fit charges more for
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 import torch
 
 import common
-from offsim_ray.errors import OffSimError
 from offsim_ray.policy.baselines.model_based import uncertainty
 from offsim_ray.policy.baselines.offline import DataRows
-from offsim_ray.simulator import Simulator
 
 
 def main() -> None:
@@ -27,15 +24,10 @@ def main() -> None:
                         help="fitted simulator artifacts, or folders of them")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    torch.manual_seed(0)  # the random actions
     print("| artifact | fitted on | U on the data | U, random actions | mean's error (Δs std) |")
     print("|---|---|---|---|---|")
-    for path in common.artifact_dirs(args.artifacts):
-        try:
-            simulator = Simulator.load(path)
-        except OffSimError as e:  # an artifact of an older config format
-            print(f"skipped {path}: {e}", file=sys.stderr)
-            continue
+    for path, simulator in common.simulators(args.artifacts):
+        torch.manual_seed(0)  # the same random actions for every artifact
         rows = DataRows(simulator.data, simulator.action_low, simulator.action_high, "cpu")
         transition = simulator.transition
         with torch.no_grad():

@@ -10,14 +10,11 @@ asks the policy to act like the medium policy.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import torch
 
 import common
 from offsim_ray.data import DatasetStore, load_transitions
-from offsim_ray.errors import OffSimError
-from offsim_ray.simulator import Simulator
 
 LEVELS = ("expert", "medium", "random")
 
@@ -47,12 +44,7 @@ def main() -> None:
 
     print("| artifact | fitted on | " + " | ".join(f"r on {level}" for level in LEVELS) + " |")
     print("|---|---|" + "---|" * len(LEVELS))
-    for path in common.artifact_dirs(args.artifacts):
-        try:
-            simulator = Simulator.load(path)
-        except OffSimError as e:  # an artifact of an older config format
-            print(f"skipped {path}: {e}", file=sys.stderr)
-            continue
+    for path, simulator in common.simulators(args.artifacts):
         cells = []
         for level in LEVELS:
             data = real(level_id(simulator.data.dataset_ids[0], level))
