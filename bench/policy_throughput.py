@@ -5,10 +5,14 @@ plain SAC update alone, and the same loop doing the stage's whole work (eq. (9)'
 batch of expert pairs, and one step of the 64 learned envs per 4 updates, written to the replay).
 
     python bench/policy_throughput.py [--data-root ../shared/datasets] [--iterations 3] [--profile] [--ops]
+                                      [--precision fp32 bf16] [--update-variants]
 
 `--ops` records the timed iterations with torch's profiler and prints the share of CPU time in matrix
 multiplies, their FLOPs per update, and the floor those FLOPs set at the rate of a plain 256-wide GEMM on
-this machine (the physical limit of the update on a core, where it is FLOP-bound).
+this machine (the physical limit of the update on a core, where it is FLOP-bound). `--precision fp32 bf16`
+times the RLlib stage in each `policy.precision`, one after the other in the same run. `--update-variants`
+times the stage's own SAC update on random batches (`ActorCritic.sac_update`, as the baselines run it) in
+float32, with bfloat16 matrix multiplies, and with its losses under torch.compile.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from torch.profiler import ProfilerActivity, profile as profiler_ops
 import common
 from offsim_ray.envs.offsim_env import OffSimVectorEnv
 from offsim_ray.policy import PolicyConfig, preset as policy_preset
+from offsim_ray.policy.actor_critic import actor_objective, td_critic_loss
+from offsim_ray.policy.baselines.offline import ActorCritic
 from offsim_ray.nets import mlp
 from offsim_ray.policy.regulariser import normalise_actions
 from offsim_ray.simulator import fit_simulator, preset as sim_preset
@@ -123,6 +129,45 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
     return n / (time.perf_counter() - started)
 
 
+def update_variant_rates(config: PolicyConfig, obs_dim: int, act_dim: int, seconds: float) -> dict[str, float]:
+    """Updates/s of `ActorCritic`'s SAC update (the stage's losses, one backward pass, fused Adam, the
+    Polyak step) on random batches: float32, bfloat16 matrix multiplies, float32 losses under torch.compile
+    (its compile time is left out)."""
+    config = config.with_(regulariser=0.0)
+    bound = np.ones(act_dim, np.float32)
+    rates = {}
+    for name in ("float32", "bfloat16", "torch.compile"):
+        torch.manual_seed(0)
+        actor_critic = ActorCritic(config.with_(precision="bf16" if name == "bfloat16" else "fp32"),
+                                   obs_dim, -bound, bound)
+        module = actor_critic.module
+
+        def losses(obs, actions, rewards, next_obs, done):
+            critic_loss, _ = td_critic_loss(module, obs, actions, rewards, next_obs, done, config.gamma)
+            actor_loss, alpha_loss, _ = actor_objective(module, obs, module.actor(obs), config.learn_alpha,
+                                                        config.q_weight)
+            return critic_loss + actor_loss + alpha_loss
+
+        loss_of = torch.compile(losses) if name == "torch.compile" else losses
+
+        def update():
+            b = config.batch_size
+            loss = loss_of(torch.randn(b, obs_dim), torch.rand(b, act_dim) * 2 - 1, torch.randn(b),
+                           torch.randn(b, obs_dim), torch.zeros(b))
+            actor_critic.optimiser.zero_grad()
+            loss.backward()
+            actor_critic.optimiser.step()
+
+        for _ in range(10):  # warm-up, and the compile
+            update()
+        n, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            update()
+            n += 1
+        rates[name] = n / (time.perf_counter() - started)
+    return rates
+
+
 MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
 
 
@@ -195,23 +240,33 @@ def main() -> None:
     parser.add_argument("--preset", default="quick", help="policy preset whose sizes are measured")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed RLlib iterations")
     parser.add_argument("--ops", action="store_true", help="print the timed iterations' matrix-multiply share and floor")
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                        help="policy.precision values whose RLlib stage is timed, in this order")
+    parser.add_argument("--update-variants", action="store_true",
+                        help="also time the SAC update in float32, bfloat16 and under torch.compile")
     args = parser.parse_args()
     _, data = common.transitions(args)
     config = policy_preset(args.preset).with_(algo="sac", learn_alpha=True)  # the same work as the yardstick
     simulator, _ = fit_simulator(data, sim_preset("quick").with_(warmup_steps=50, steps=50), progress=False)
     with tempfile.TemporaryDirectory() as tmp:
         simulator.save(f"{tmp}/sim")
-        updates, env_steps = rllib_throughput(config, f"{tmp}/sim", args.iterations, args.profile, args.ops)
+        stage = {precision: rllib_throughput(config.with_(precision=precision), f"{tmp}/sim", args.iterations,
+                                             args.profile, args.ops) for precision in args.precision}
         yardstick = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, seconds=20.0)
         same_work = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, 20.0, f"{tmp}/sim")
     print(f"machine: {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, "
           f"networks {config.layers} layers x {config.hidden}, batch {config.batch_size}")
     print(f"plain-torch SAC updates/s      {yardstick:8.1f}")
     print(f"plain-torch, same work         {same_work:8.1f}   (eq. (9) and the learned envs)")
-    print(f"RLlib SAC (ours) updates/s     {updates:8.1f}   ratio {updates / yardstick:.2f}, "
-          f"{updates / same_work:.2f} of the same work")
-    print(f"RLlib SAC learned-env steps/s  {env_steps:8.1f}   ({config.num_envs} envs, "
-          f"{config.updates_per_sample} updates per vector step)")
+    for precision, (updates, env_steps) in stage.items():
+        print(f"RLlib SAC (ours, {precision}) updates/s {updates:8.1f}   ratio {updates / yardstick:.2f}, "
+              f"{updates / same_work:.2f} of the same work")
+        print(f"  learned-env steps/s           {env_steps:8.1f}   ({config.num_envs} envs, "
+              f"{config.updates_per_sample} updates per vector step)")
+    if args.update_variants:
+        rates = update_variant_rates(config, data.obs_dim, data.action_dim, seconds=20.0)
+        for name, rate in rates.items():
+            print(f"SAC update, {name:13s} updates/s {rate:8.1f}   ratio {rate / rates['float32']:.2f}")
 
 
 if __name__ == "__main__":

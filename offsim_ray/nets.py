@@ -19,6 +19,20 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+class Sequential(nn.Sequential):
+    """nn.Sequential whose matrix multiplies run in bfloat16 under autocast when `bf16` (cores with AMX or
+    AVX512-BF16, GPUs), the output back in float32; the same weights and state-dict keys either way."""
+
+    def __init__(self, *layers: nn.Module, bf16: bool = False):
+        super().__init__(*layers)
+        self.bf16 = bf16
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
+            out = super().forward(x)
+        return out.float()
+
+
 def mlp(inputs: int, outputs: int, hiddens: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
     """Linear layers through `hiddens` with `activation` between them; a linear output."""
     layers, width = [], inputs

@@ -42,6 +42,11 @@ def _absolute(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
+# (section, name, default) of settings added after trials had been run: left out of a trial's resolved
+# config, and so of its key, while at their default
+LATER_SETTINGS = ((None, "drop_nonfinite", False), ("policy", "precision", "fp32"))
+
+
 @dataclass(frozen=True)
 class TrialConfig:
     expert: str                                   # expert dataset id or alias (D_E)
@@ -100,8 +105,10 @@ class TrialConfig:
 
     def resolved(self) -> dict:
         resolved = {**asdict(self), "sim": self.sim_config().to_dict(), "policy": self.policy_config().to_dict()}
-        if not self.drop_nonfinite:  # the keys of trials that keep every row stay as they were
-            del resolved["drop_nonfinite"]
+        for section, name, default in LATER_SETTINGS:  # at their default, the keys of earlier trials stay
+            part = resolved[section] if section else resolved
+            if part[name] == default:
+                del part[name]
         return resolved
 
     @classmethod

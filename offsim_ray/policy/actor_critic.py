@@ -30,7 +30,7 @@ from torch.func import functional_call
 
 from offsim_ray.policy import losses
 from offsim_ray.policy.regulariser import ExpertRegularised
-from offsim_ray.nets import EnsembleLinear, mlp
+from offsim_ray.nets import EnsembleLinear, Sequential, mlp
 
 
 class SquashedGaussian(TorchSquashedGaussian):
@@ -68,36 +68,42 @@ def observation_stats(obs: np.ndarray) -> dict[str, list[float]]:
 
 
 class CriticEnsemble(nn.Module):
-    """E independent Q(s, a) MLPs as one batched op: (B, in) -> (E, B)."""
+    """E independent Q(s, a) MLPs as one batched op: (B, in) -> (E, B); matrix multiplies in bfloat16
+    under autocast when `bf16`, Q in float32."""
 
-    def __init__(self, inputs: int, hiddens: list[int], members: int, standardise: Standardise):
+    def __init__(self, inputs: int, hiddens: list[int], members: int, standardise: Standardise, bf16: bool = False):
         super().__init__()
         sizes = [inputs, *hiddens, 1]
         self.standardise = standardise
         self.members = members
+        self.bf16 = bf16
         self.layers = nn.ModuleList(EnsembleLinear(members, i, o) for i, o in zip(sizes[:-1], sizes[1:]))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.standardise(obs), action], -1).expand(self.members, -1, -1)
-        for layer in self.layers[:-1]:
-            x = torch.relu(layer(x))
-        return self.layers[-1](x).squeeze(-1)
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
+            for layer in self.layers[:-1]:
+                x = torch.relu(layer(x))
+            x = self.layers[-1](x)
+        return x.float().squeeze(-1)
 
 
 class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
-    """model_config: hiddens, stochastic (SAC) or not (DDPG), critics E, exploration_noise (DDPG), and
-    obs_mean / obs_std that actor and critics standardise observations with (none: raw observations)."""
+    """model_config: hiddens, stochastic (SAC) or not (DDPG), critics E, exploration_noise (DDPG),
+    obs_mean / obs_std that actor and critics standardise observations with (none: raw observations), and
+    bf16: their matrix multiplies in bfloat16 (PolicyConfig.precision)."""
 
     def setup(self) -> None:
         cfg = self.model_config
         obs_dim, act_dim = self.observation_space.shape[0], self.action_space.shape[0]
         self.stochastic = cfg["stochastic"]
         mean, std = cfg.get("obs_mean") or [0.0] * obs_dim, cfg.get("obs_std") or [1.0] * obs_dim
-        self.actor = nn.Sequential(Standardise(mean, std), *mlp(obs_dim, act_dim * (2 if self.stochastic else 1),
-                                                                 cfg["hiddens"]))
+        bf16 = cfg.get("bf16", False)
+        self.actor = Sequential(Standardise(mean, std), *mlp(obs_dim, act_dim * (2 if self.stochastic else 1),
+                                                             cfg["hiddens"]), bf16=bf16)
         self.log_noise = float(torch.log(torch.tensor(max(cfg.get("exploration_noise", 0.1), 1e-6))))
         if not self.inference_only:
-            self.critic = CriticEnsemble(obs_dim + act_dim, cfg["hiddens"], cfg["critics"], Standardise(mean, std))
+            self.critic = CriticEnsemble(obs_dim + act_dim, cfg["hiddens"], cfg["critics"], Standardise(mean, std), bf16)
             self.make_target_networks()
             if self.stochastic:  # SAC's temperature, a module weight so checkpoints keep it
                 self.log_alpha = nn.Parameter(torch.full((1,), math.log(cfg["initial_alpha"])))
@@ -201,7 +207,7 @@ def build_module(config, obs_dim: int, low, high, critics: int = 2, inference_on
         observation_space=gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
         action_space=gym.spaces.Box(np.asarray(low, np.float32), np.asarray(high, np.float32)),
         model_config={"hiddens": config.hiddens, "stochastic": True, "critics": critics,
-                      "initial_alpha": config.initial_alpha,
+                      "initial_alpha": config.initial_alpha, "bf16": config.precision == "bf16",
                       **(observation_stats(obs) if config.normalise_obs and obs is not None else {})},
         inference_only=inference_only,
     ).build()

@@ -61,7 +61,7 @@ def test_flat_replay_wraps_around_and_clips_actions():
     assert batch["obs"].shape == (64, 2) and np.all(batch["new_obs"] == batch["obs"] + 1)
 
 
-def _module(stochastic: bool, inference_only: bool = False):
+def _module(stochastic: bool, inference_only: bool = False, bf16: bool = False):
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     from offsim_ray.policy.actor_critic import ActorCriticModule
@@ -70,7 +70,7 @@ def _module(stochastic: bool, inference_only: bool = False):
         module_class=ActorCriticModule, observation_space=gym.spaces.Box(-np.inf, np.inf, (4,), np.float32),
         action_space=gym.spaces.Box(-1, 1, (2,), np.float32), inference_only=inference_only,
         model_config={"hiddens": [16, 16], "stochastic": stochastic, "critics": 2 if stochastic else 1,
-                      "exploration_noise": 0.3, "initial_alpha": 0.01},
+                      "exploration_noise": 0.3, "initial_alpha": 0.01, "bf16": bf16},
     ).build()
 
 
@@ -94,6 +94,15 @@ def test_sac_module_has_twin_critics_and_an_inference_only_form():
     assert module.critic.members == 2 and hasattr(module, "log_alpha")
     assert not hasattr(acting, "critic")
     assert set(acting.state_dict()) == {k for k in module.state_dict() if k.startswith("actor.")}
+
+
+def test_bf16_modules_keep_the_weights_and_answer_in_float32_near_the_float32_ones():
+    fp32, bf16 = _module(stochastic=True), _module(stochastic=True, bf16=True)
+    bf16.load_state_dict(fp32.state_dict())  # strict: the same keys either way
+    obs, action = torch.randn(64, 4) * 3, torch.rand(64, 2) * 2 - 1
+    for exact, low in ((fp32.actor(obs), bf16.actor(obs)), (fp32.critic(obs, action), bf16.critic(obs, action))):
+        assert low.dtype == torch.float32 and not torch.equal(low, exact)
+        assert torch.allclose(low, exact, atol=0.05, rtol=0.05)
 
 
 def test_actor_q_reaches_the_action_but_not_the_critic():
@@ -137,6 +146,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"regulariser": -1.0}, "regulariser=-1.0"),
     ({"variance": "medium"}, "variance='medium'"),
     ({"iq_value": "v1"}, "iq_value is value or v0"),
+    ({"precision": "fp16"}, "precision is fp32 or bf16"),
 ])
 def test_policy_config_rejects_bad_values(changes, fragment):
     from offsim_ray.policy import PolicyConfig
