@@ -110,7 +110,7 @@ PRESETS: dict[str, PolicyConfig] = {
     # a 13-24 s trial (fit included) on 2 CPU cores: tests and the smoke reproduction
     "smoke": PolicyConfig(hidden=64, iterations=4, updates_per_iteration=25, num_envs=16, learning_starts=256,
                           ppo_rollout=10, ppo_epochs=2, checkpoint_every=2),
-    # about 10 minutes an OffSim trial (fit included) on one thread (590 s measured), two at a time on 2 cores
+    # about 7 minutes an OffSim trial (fit included) on one thread (391-408 s measured; 294 s with bf16), two at a time on 2 cores
     "quick": PolicyConfig(iterations=50, updates_per_iteration=250),
     # the paper's budgets, for GPUs
     "paper": PolicyConfig(iterations=1000, updates_per_iteration=1000, num_envs=256),
