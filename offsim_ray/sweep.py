@@ -14,6 +14,7 @@ had finished returns its stored metrics.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import math
 import os
@@ -70,6 +71,16 @@ def load_plan(experiment: Path) -> SweepPlan:
     raw = {k: v for k, v in saved["spec"].items() if k != "preset"}
     spec = parse_spec(raw, saved["spec"]["preset"], str(experiment / SWEEP_FILE))
     return SweepPlan(spec, saved["storage"], saved["data_root"], saved["offline"])
+
+
+def changed_trials(experiment: Path, plan: SweepPlan) -> list[str]:
+    """Labels of `plan`'s grid points whose trial key is not the one the sweep at `experiment` recorded
+    when it began (a default of the package changed since): its Tune state holds them as done."""
+    saved = read_json(experiment / SWEEP_FILE, f"{experiment} is not an offsim-ray sweep (no {SWEEP_FILE})",
+                      f"sweep {experiment}")
+    recorded = {json.dumps(t["point"], sort_keys=True): t["key"] for t in saved["trials"]}
+    return [trial_label(p) for p in plan.spec.points()
+            if recorded.get(json.dumps(p, sort_keys=True)) != plan.trial(p)[0]]
 
 
 def offsim_trial(params: dict, plan: SweepPlan) -> None:
@@ -278,8 +289,18 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
             raise OffSimError(f"{plan.spec.name} spec (preset {plan.spec.preset}) differs from the one the "
                               f"sweep at {experiment} started with (see its {SWEEP_FILE}); go on with the same "
                               "spec and flags, or choose another --storage")
-        plan = saved
-    elif experiment.exists():
+        changed = changed_trials(experiment, saved)
+        if changed:  # Tune would never run them: a new Tune run, where unchanged trials return their results
+            moved = experiment.with_name(f"{experiment.name}.before-{time.strftime('%Y%m%d-%H%M%S')}")
+            experiment.rename(moved)
+            print(f"sweep {experiment.name}: {len(changed)} of its trials now have other settings than when it "
+                  f"began (e.g. {changed[0]}: a default changed); running it again, finished trials with "
+                  f"unchanged settings return their stored results; its earlier Tune state is in {moved}",
+                  file=sys.stderr)
+            resume = False
+        else:
+            plan = saved
+    if not resume and experiment.exists():
         raise OffSimError(f"a sweep already exists at {experiment}: pass --resume to go on with it, or "
                           "choose another --storage")
     check_storage(Path(plan.storage))

@@ -175,3 +175,25 @@ def test_an_existing_sweep_is_neither_restarted_nor_resumed_with_another_spec(re
     result = run_cli("sweep", str(tmp_path / "table4.yaml"), "--preset", "smoke", "--storage", storage, "--resume",
                      env=reproduced.env)
     assert_one_line_error(result, "differs from the one the sweep at", "table4-smoke")
+
+
+def test_a_trial_whose_settings_changed_since_the_sweep_began_runs_again(reproduced):
+    """A default changed since the sweep began, simulated: the sweep recorded another key for one trial, whose
+    folder holds its results. Tune's state holds that trial as done, so a resume would never run it and its
+    table cell would stay pending; reproduce runs the sweep again instead, keeping the old Tune state."""
+    root, storage = reproduced.root, reproduced.root / "runs"
+    experiment = storage / "table4-smoke"
+    plan = json.loads((experiment / "sweep.json").read_text())
+    first = plan["trials"][0]
+    key, old = first["key"], first["key"] + "0"
+    (storage / "trials" / key).rename(storage / "trials" / old)
+    first["key"] = old
+    (experiment / "sweep.json").write_text(json.dumps(plan))
+    result = run_cli("reproduce", "table4", "--preset", "smoke", "--storage", str(storage), "--out",
+                     str(root / "results-again"), "--quiet", env=reproduced.env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "sweep table4-smoke: 1 of its trials now have other settings" in result.stderr
+    assert len(list(storage.glob("table4-smoke.before-*/sweep.json"))) == 1
+    assert (storage / "trials" / key / "metrics.json").exists()
+    tidy = pd.read_parquet(root / "results-again" / "table4-smoke-trials.parquet")
+    assert len(tidy) == len(plan["trials"]) and (tidy["status"] == "finished").all()
