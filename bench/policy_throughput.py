@@ -11,8 +11,8 @@ batch of expert pairs, and one step of the 64 learned envs per 4 updates, writte
 multiplies, their FLOPs per update, and the floor those FLOPs set at the rate of a plain 256-wide GEMM on
 this machine (the physical limit of the update on a core, where it is FLOP-bound). `--precision fp32 bf16`
 times the RLlib stage in each `policy.precision`, one after the other in the same run. `--update-variants`
-times the stage's own SAC update on random batches (`ActorCritic.sac_update`, as the baselines run it) in
-float32, with bfloat16 matrix multiplies, and with its losses under torch.compile.
+times the stage's SAC losses on random batches, one backward pass and `ActorCritic`'s fused Adam step (no
+Polyak step), in float32, with bfloat16 matrix multiplies, and with the losses under torch.compile.
 """
 
 from __future__ import annotations
@@ -130,9 +130,9 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
 
 
 def update_variant_rates(config: PolicyConfig, obs_dim: int, act_dim: int, seconds: float) -> dict[str, float]:
-    """Updates/s of `ActorCritic`'s SAC update (the stage's losses, one backward pass, fused Adam, the
-    Polyak step) on random batches: float32, bfloat16 matrix multiplies, float32 losses under torch.compile
-    (its compile time is left out)."""
+    """Updates/s of the stage's SAC losses, one backward pass and `ActorCritic`'s fused Adam step (no Polyak
+    step) on random batches: float32, bfloat16 matrix multiplies, float32 losses under torch.compile (its
+    compile time, in the warm-up, is left out)."""
     config = config.with_(regulariser=0.0)
     bound = np.ones(act_dim, np.float32)
     rates = {}

@@ -19,16 +19,21 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+def bf16_matmuls(x: torch.Tensor, enabled: bool):
+    """Autocast on `x`'s device: matrix multiplies in bfloat16 (cores with AMX or AVX512-BF16), the rest as is."""
+    return torch.autocast(x.device.type, torch.bfloat16, enabled=enabled)
+
+
 class Sequential(nn.Sequential):
-    """nn.Sequential whose matrix multiplies run in bfloat16 under autocast when `bf16` (cores with AMX or
-    AVX512-BF16, GPUs), the output back in float32; the same weights and state-dict keys either way."""
+    """nn.Sequential whose matrix multiplies run in bfloat16 when `bf16` (`bf16_matmuls`), the output back in
+    float32; the same weights and state-dict keys either way."""
 
     def __init__(self, *layers: nn.Module, bf16: bool = False):
         super().__init__(*layers)
         self.bf16 = bf16
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
+        with bf16_matmuls(x, self.bf16):
             out = super().forward(x)
         return out.float()
 

@@ -64,20 +64,22 @@ class SweepPlan:
                 "offline": self.offline, "trials": [{"key": self.trial(p)[0], "point": p} for p in points]}
 
 
-def load_plan(experiment: Path) -> SweepPlan:
-    """The plan a sweep was started with, from its sweep.json."""
-    saved = read_json(experiment / SWEEP_FILE, f"{experiment} is not an offsim-ray sweep (no {SWEEP_FILE})",
-                      f"sweep {experiment}")
+def read_sweep_file(experiment: Path) -> dict:
+    return read_json(experiment / SWEEP_FILE, f"{experiment} is not an offsim-ray sweep (no {SWEEP_FILE})",
+                     f"sweep {experiment}")
+
+
+def load_plan(experiment: Path, saved: dict | None = None) -> SweepPlan:
+    """The plan a sweep was started with, from its sweep.json (`saved`: its contents, already read)."""
+    saved = saved or read_sweep_file(experiment)
     raw = {k: v for k, v in saved["spec"].items() if k != "preset"}
     spec = parse_spec(raw, saved["spec"]["preset"], str(experiment / SWEEP_FILE))
     return SweepPlan(spec, saved["storage"], saved["data_root"], saved["offline"])
 
 
-def changed_trials(experiment: Path, plan: SweepPlan) -> list[str]:
-    """Labels of `plan`'s grid points whose trial key is not the one the sweep at `experiment` recorded
-    when it began (a default of the package changed since): its Tune state holds them as done."""
-    saved = read_json(experiment / SWEEP_FILE, f"{experiment} is not an offsim-ray sweep (no {SWEEP_FILE})",
-                      f"sweep {experiment}")
+def changed_trials(saved: dict, plan: SweepPlan) -> list[str]:
+    """Labels of `plan`'s grid points whose trial key is not the one its sweep.json (`saved`) recorded when
+    it began (a default of the package changed since): the sweep's Tune state holds them as done."""
     recorded = {json.dumps(t["point"], sort_keys=True): t["key"] for t in saved["trials"]}
     return [trial_label(p) for p in plan.spec.points()
             if recorded.get(json.dumps(p, sort_keys=True)) != plan.trial(p)[0]]
@@ -284,12 +286,13 @@ def run_sweep(plan: SweepPlan, resume: bool = False, address: str | None = None,
     if resume:
         if not tune.Tuner.can_restore(str(experiment)):
             raise OffSimError(f"nothing to resume at {experiment}: start the sweep without --resume")
-        saved = load_plan(experiment)
+        record = read_sweep_file(experiment)
+        saved = load_plan(experiment, record)
         if saved.spec != plan.spec:
             raise OffSimError(f"{plan.spec.name} spec (preset {plan.spec.preset}) differs from the one the "
                               f"sweep at {experiment} started with (see its {SWEEP_FILE}); go on with the same "
                               "spec and flags, or choose another --storage")
-        changed = changed_trials(experiment, saved)
+        changed = changed_trials(record, saved)
         if changed:  # Tune would never run them: a new Tune run, where unchanged trials return their results
             moved = experiment.with_name(f"{experiment.name}.before-{time.strftime('%Y%m%d-%H%M%S')}")
             experiment.rename(moved)

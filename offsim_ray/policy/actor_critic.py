@@ -30,7 +30,7 @@ from torch.func import functional_call
 
 from offsim_ray.policy import losses
 from offsim_ray.policy.regulariser import ExpertRegularised
-from offsim_ray.nets import EnsembleLinear, Sequential, mlp
+from offsim_ray.nets import EnsembleLinear, Sequential, bf16_matmuls, mlp
 
 
 class SquashedGaussian(TorchSquashedGaussian):
@@ -67,6 +67,13 @@ def observation_stats(obs: np.ndarray) -> dict[str, list[float]]:
     return {"obs_mean": obs.mean(0).tolist(), "obs_std": (obs.std(0) + 1e-3).tolist()}
 
 
+def config_entries(config, obs: np.ndarray | None) -> dict:
+    """The model-config entries a PolicyConfig sets on every actor-critic module: the standardisation
+    statistics of `obs` (none: `obs` None or `normalise_obs` off, raw observations) and the matmul precision."""
+    stats = observation_stats(obs) if config.normalise_obs and obs is not None else {}
+    return {**stats, "bf16": config.precision == "bf16"}
+
+
 class CriticEnsemble(nn.Module):
     """E independent Q(s, a) MLPs as one batched op: (B, in) -> (E, B); matrix multiplies in bfloat16
     under autocast when `bf16`, Q in float32."""
@@ -81,7 +88,7 @@ class CriticEnsemble(nn.Module):
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.standardise(obs), action], -1).expand(self.members, -1, -1)
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
+        with bf16_matmuls(x, self.bf16):
             for layer in self.layers[:-1]:
                 x = torch.relu(layer(x))
             x = self.layers[-1](x)
@@ -207,8 +214,7 @@ def build_module(config, obs_dim: int, low, high, critics: int = 2, inference_on
         observation_space=gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
         action_space=gym.spaces.Box(np.asarray(low, np.float32), np.asarray(high, np.float32)),
         model_config={"hiddens": config.hiddens, "stochastic": True, "critics": critics,
-                      "initial_alpha": config.initial_alpha, "bf16": config.precision == "bf16",
-                      **(observation_stats(obs) if config.normalise_obs and obs is not None else {})},
+                      "initial_alpha": config.initial_alpha, **config_entries(config, obs)},
         inference_only=inference_only,
     ).build()
 

@@ -12,7 +12,7 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from offsim_ray.envs import ENV_ID
 from offsim_ray.envs.offsim_env import value_bound
 from offsim_ray.errors import OffSimError
-from offsim_ray.policy.actor_critic import observation_stats
+from offsim_ray.policy.actor_critic import config_entries
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.rllib import ddpg, ppo, sac
 from offsim_ray.simulator.simulator import Simulator
@@ -23,16 +23,15 @@ ALGORITHM_CONFIGS = {"sac": sac.algorithm_config, "ddpg": ddpg.algorithm_config,
 
 def learner_settings(policy: PolicyConfig, artifact: str | os.PathLike | None, env_id: str | None = None) -> dict:
     """What our learners and training steps read from `learner_config_dict`; `artifact` None means the
-    real env `env_id` (no expert pairs, no regulariser, raw observations); `obs_stats` are the module's
-    model_config entries that standardise observations with the statistics of the simulator's data;
+    real env `env_id` (no expert pairs, no regulariser, raw observations); `module_entries` are the module's
+    model_config entries its PolicyConfig sets (`config_entries`, the simulator's data standardising);
     `value_bound` the largest return the env's rewards allow (None: unknown), where TD targets are clamped."""
-    obs_stats, bound = {}, None
+    obs, bound = None, None
     if artifact is not None:
         simulator = Simulator.load(artifact)
         artifact = str(Path(artifact).resolve())
         obs_dim, action_dim = simulator.data.obs_dim, simulator.data.action_dim
-        if policy.normalise_obs:
-            obs_stats = observation_stats(simulator.data.obs)
+        obs = simulator.data.obs
         bound = value_bound(policy.gamma, policy.reward_shift)
     else:
         try:
@@ -42,7 +41,8 @@ def learner_settings(policy: PolicyConfig, artifact: str | os.PathLike | None, e
         obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
         env.close()
     return {**policy.to_dict(), "hiddens": policy.hiddens, "artifact": artifact,
-            "obs_dim": obs_dim, "action_dim": action_dim, "obs_stats": obs_stats, "value_bound": bound}
+            "obs_dim": obs_dim, "action_dim": action_dim, "module_entries": config_entries(policy, obs),
+            "value_bound": bound}
 
 
 def build_algorithm(policy: PolicyConfig, artifact: str | os.PathLike | None, env_id: str | None = None) -> Algorithm:

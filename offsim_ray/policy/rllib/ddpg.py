@@ -33,8 +33,7 @@ class DDPG(FlatReplayTraining, Algorithm):
 
 def algorithm_config(settings: dict) -> DDPGConfig:
     model = {"hiddens": settings["hiddens"], "stochastic": False, "critics": 1,
-             "exploration_noise": settings["exploration_noise"], "bf16": settings["precision"] == "bf16",
-             **settings["obs_stats"]}
+             "exploration_noise": settings["exploration_noise"], **settings["module_entries"]}
     return (
         DDPG.get_default_config()
         .training(gamma=settings["gamma"], train_batch_size_per_learner=settings["batch_size"])

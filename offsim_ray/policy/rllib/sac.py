@@ -20,7 +20,7 @@ class OffSimSAC(FlatReplayTraining, SAC):
 
 def algorithm_config(settings: dict) -> SACConfig:
     model = {"hiddens": settings["hiddens"], "stochastic": True, "critics": 2,
-             "initial_alpha": settings["initial_alpha"], "bf16": settings["precision"] == "bf16", **settings["obs_stats"]}
+             "initial_alpha": settings["initial_alpha"], **settings["module_entries"]}
     return (
         OffSimSAC.get_default_config()
         .training(gamma=settings["gamma"], tau=settings["tau"], twin_q=True,
