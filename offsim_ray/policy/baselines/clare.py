@@ -13,19 +13,17 @@ the weights sum to zero, so Z = 1.
 
 Equation numbers: the paper's text could not be read from this workplace, so the terms above follow the
 authors' released implementation (its formulas, not its code), and no equation numbers are quoted.
-Published MuJoCo settings used here: reward a 4 × 256 SiLU MLP, weight decay 1e-5; ū = 0.5; λ = 0.25;
-rollouts from expert states; no real rows in policy batches. Horizon, policy networks and budgets are the
-preset's (the same for every method).
+Published MuJoCo settings used here: reward a 4 × 256 SiLU MLP, weight decay 1e-5; ū = 0.5; λ = 0.25; SAC
+temperature learned from 0.2; rollouts from expert states; no real rows in policy batches. Horizon, policy
+networks and budgets are the preset's (the same for every method).
 
-Deviations, measured (docs/benchmarks.md, "Table 1 baselines"):
-- The SAC temperature is fixed at 0.01, as OffSim's; the authors learn it from 0.2. Learned here, it stayed
-  at 0.21–0.23, and the policy fell after 230–320 steps (Hopper expert data, seeds 0–2: 22.0 ± 5.4); fixed
-  at 0.01, 98.3 ± 2.3. Our reading: our reward separates expert from policy rows by about 0.5 a step,
-  which an entropy bonus at 0.2 outweighs, along with the λ-term that holds the actor to the expert.
+Deviation, measured (docs/benchmarks.md, "Table 1 baselines"):
 - The reward takes 10 Adam steps at 1e-3 per iteration (the authors: about 50 steps a run at 5e-5, each
   after many thousands of policy updates). With theirs, the quick preset's reward separated expert from
   policy rows by 0.07 after its 50 steps, and the policy fell within 10 steps (−0.4, seed 0); 10 steps a
-  round scored 26.9 at 5e-5 and 29.1 at 1e-3 (both with the learned temperature).
+  round scored 26.9 at 5e-5 and 29.1 at 1e-3.
+A temperature fixed at 0.01 (OffSim's) scored 98.3 ± 2.3 on Hopper expert data against 22.0 ± 5.4, but 2.8
+against 79.5 on Walker2d expert data (seed 0), so the authors' learned temperature stays.
 """
 
 from __future__ import annotations
