@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +23,16 @@ def parser(doc: str) -> argparse.ArgumentParser:
     p.add_argument("--data-root", default="../shared/datasets", help="Minari store with the benchmark datasets")
     p.add_argument("--dataset", default="bench/hopper/expert-v0")
     return p
+
+
+def cli(*args: str) -> float:
+    """Seconds one `offsim-ray` command takes; its failure ends the benchmark."""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "offsim_ray.cli", *args], capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        sys.exit(f"offsim-ray {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return time.perf_counter() - started
 
 
 def transitions(args: argparse.Namespace) -> tuple[DatasetStore, Transitions]:

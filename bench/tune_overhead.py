@@ -13,25 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+import common
+
 DATASETS = "bench/{env}/{level}-v0"
-
-
-def cli(*args: str) -> float:
-    """Seconds one `offsim-ray` command takes; its failure ends the benchmark."""
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "offsim_ray.cli", *args], capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        sys.exit(f"offsim-ray {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -64,11 +54,12 @@ def main() -> None:
     ray.shutdown()
     direct_wall = time.perf_counter() - started
 
-    sweep_wall = cli("sweep", str(out / "spec.yaml"), "--preset", "smoke", "--storage", str(out / "sweep"), *data)
-    cli("tables", str(out / "sweep" / "table1-smoke"), "--out", str(out / "sweep-tables"))
+    sweep_wall = common.cli("sweep", str(out / "spec.yaml"), "--preset", "smoke", "--storage", str(out / "sweep"),
+                            *data)
+    common.cli("tables", str(out / "sweep" / "table1-smoke"), "--out", str(out / "sweep-tables"))
     swept = pd.read_parquet(out / "sweep-tables" / "table1-smoke-trials.parquet")["seconds"]
 
-    reproduce_wall = cli("reproduce", "table1", "--preset", "smoke", "--storage", str(out / "reproduce"),
+    reproduce_wall = common.cli("reproduce", "table1", "--preset", "smoke", "--storage", str(out / "reproduce"),
                          "--out", str(out / "results"), *data)
 
     n = args.trials
