@@ -182,10 +182,11 @@ def td_critic_loss(module: ActorCriticModule, obs, actions, rewards, next_obs, t
 
 
 def actor_objective(module: ActorCriticModule, obs: torch.Tensor, inputs: torch.Tensor, learn_alpha: bool,
-                    q_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | float, dict]:
+                    q_weight: float = 0.0, entropy_target: float = -1.0
+                    ) -> tuple[torch.Tensor, torch.Tensor | float, dict]:
     """The actor's loss (SAC: E[α·log π(a|s) − min_e Q_e(s, a)], a ~ π; DDPG: −Q(s, μ(s))), scaled by
-    κ / mean|Q| when `q_weight` κ > 0; the temperature's loss (entropy target −dim(A)) and their metrics;
-    `inputs` are the action-distribution inputs on `obs` (DDPG: the action μ(s))."""
+    κ / mean|Q| when `q_weight` κ > 0; the temperature's loss (entropy target `entropy_target`·dim(A)) and
+    their metrics; `inputs` are the action-distribution inputs on `obs` (DDPG: the action μ(s))."""
     if not module.stochastic:
         q = module.q_for_actor(obs, inputs)
         return losses.q_scale(q, q_weight) * losses.deterministic_actor_loss(q), 0.0, {}
@@ -193,8 +194,8 @@ def actor_objective(module: ActorCriticModule, obs: torch.Tensor, inputs: torch.
     actions, logp = SquashedGaussian.from_logits(inputs).rsample_and_logp()
     q = module.q_for_actor(obs, actions)
     actor_loss = losses.q_scale(q, q_weight) * (alpha * logp - q).mean()
-    entropy_target = -float(actions.shape[-1])
-    alpha_loss = -(module.log_alpha * (logp.detach() + entropy_target)).mean() if learn_alpha else 0.0
+    target = entropy_target * actions.shape[-1]
+    alpha_loss = -(module.log_alpha * (logp.detach() + target)).mean() if learn_alpha else 0.0
     return actor_loss, alpha_loss, {"alpha": alpha[0], "logp": logp.mean()}
 
 
@@ -248,7 +249,8 @@ class ActorCriticLearner(ExpertRegularised, TorchLearner):
                                         batch[Columns.NEXT_OBS], batch[Columns.TERMINATEDS], settings["gamma"],
                                         settings["value_bound"])
         actor_loss, alpha_loss, metrics = actor_objective(module, batch[Columns.OBS], fwd_out[Columns.ACTION_DIST_INPUTS],
-                                                          settings["learn_alpha"], settings["q_weight"])
+                                                          settings["learn_alpha"], settings["q_weight"],
+                                                          settings["entropy_target"])
         penalty = self.expert_penalty(module)
         metrics.update(actor_loss=actor_loss, critic_loss=critic_loss, expert_penalty=penalty, q_mean=q.mean())
         self.metrics.log_dict(metrics, key=module_id, window=1)

@@ -5,6 +5,7 @@ No RLlib here, so the trial and the CLI can read and validate a config without i
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 from offsim_ray.envs import START_STATES, VARIANCES
@@ -37,7 +38,8 @@ class PolicyConfig:
     replay_capacity: int = 1_000_000  # transitions kept in the replay buffer
     tau: float = 0.005               # Polyak step of the target networks
     initial_alpha: float = 0.01      # SAC: initial temperature (r_φ is in (-1, 1): RLlib's 1.0 drowns it)
-    learn_alpha: bool = False        # SAC: tune the temperature to an entropy of −dim(A) (off: see docs/policy.md)
+    learn_alpha: bool = False        # SAC: tune the temperature to an entropy of entropy_target·dim(A) (off: see docs/policy.md)
+    entropy_target: float = -1.0     # SAC with learn_alpha: target entropy per action dimension
     regulariser: float = 1.0         # λ of eq. (9): weight of the expert term on the actor loss (measured: docs/policy.md)
     expert_loss: str = "nll"         # eq. (9) and BC: "nll" −log π(a|s), or "mse" ‖tanh μ(s) − a‖² in action space
     q_weight: float = 2.5            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled
@@ -77,6 +79,7 @@ class PolicyConfig:
             "updates_per_iteration": self.updates_per_iteration > 0, "num_envs": self.num_envs > 0,
             "updates_per_sample": self.updates_per_sample > 0, "learning_starts": self.learning_starts >= 0,
             "replay_capacity": self.replay_capacity >= self.batch_size, "tau": 0 < self.tau <= 1, "initial_alpha": self.initial_alpha > 0,
+            "entropy_target": self.entropy_target < math.log(2),  # a uniform action's entropy per dimension
             "regulariser": self.regulariser >= 0,
             "q_weight": self.q_weight >= 0, "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,

@@ -105,6 +105,24 @@ def test_bf16_modules_keep_the_weights_and_answer_in_float32_near_the_float32_on
         assert torch.allclose(low, exact, atol=0.05, rtol=0.05)
 
 
+def test_the_temperature_steps_towards_its_entropy_target():
+    from offsim_ray.policy.actor_critic import actor_objective
+
+    torch.manual_seed(0)
+    module, obs = _module(stochastic=True), torch.randn(4096, 4)
+    below = above = 0
+    for per_dimension in (-4.0, -1.0, 0.68):  # a fresh actor's entropy is about 0.6 per dimension
+        module.log_alpha.grad = None
+        _, alpha_loss, metrics = actor_objective(module, obs, module.actor(obs), True, entropy_target=per_dimension)
+        alpha_loss.backward()
+        entropy = -metrics["logp"].item()
+        # gradient descent raises log α where the policy's entropy is below the target (2 action dimensions)
+        assert (module.log_alpha.grad.item() < 0) == (entropy < 2 * per_dimension)
+        below, above = below + (entropy < 2 * per_dimension), above + (entropy > 2 * per_dimension)
+    assert below and above
+    assert actor_objective(module, obs, module.actor(obs), False, entropy_target=-4.0)[1] == 0.0
+
+
 def test_actor_q_reaches_the_action_but_not_the_critic():
     module = _module(stochastic=True)
     action = torch.zeros(8, 2, requires_grad=True)
@@ -147,6 +165,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"variance": "medium"}, "variance='medium'"),
     ({"iq_value": "v1"}, "iq_value is value or v0"),
     ({"precision": "fp16"}, "precision is fp32 or bf16"),
+    ({"entropy_target": 1.0}, "entropy_target=1.0"),
 ])
 def test_policy_config_rejects_bad_values(changes, fragment):
     from offsim_ray.policy import PolicyConfig

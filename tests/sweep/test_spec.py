@@ -84,13 +84,14 @@ def test_trial_keys_of_a_smoke_config_stay_as_they_were():
     assert keys == ["env=hopper_dataset=expert_16dc6a71", "env=hopper_dataset=expert-random_e14eb8e3"]
 
 
-def test_a_setting_added_later_keys_a_trial_only_when_it_is_set():
+@pytest.mark.parametrize("name, value", [("precision", "bf16"), ("entropy_target", -2.0)])
+def test_a_setting_added_later_keys_a_trial_only_when_it_is_set(name, value):
     spec = parse_spec(BASE, "smoke")
     point = spec.points()[0]
     config = trial_config(spec, point, out="a")
-    bf16 = replace(config, policy={**config.policy, "precision": "bf16"})
-    assert "precision" not in config.resolved()["policy"] and bf16.resolved()["policy"]["precision"] == "bf16"
-    assert trial_key(point, bf16) != trial_key(point, config)
+    changed = replace(config, policy={**config.policy, name: value})
+    assert name not in config.resolved()["policy"] and changed.resolved()["policy"][name] == value
+    assert trial_key(point, changed) != trial_key(point, config)
 
 
 @pytest.mark.parametrize("change, fragment", [

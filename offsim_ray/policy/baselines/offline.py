@@ -85,7 +85,8 @@ class ActorCritic:
         then the Polyak step of the target critics; metrics stay tensors (no host sync per step)."""
         module = self.module
         actor_loss, alpha_loss, metrics = actor_objective(module, actor_obs, module.actor(actor_obs),
-                                                          self.config.learn_alpha, self.config.q_weight)
+                                                          self.config.learn_alpha, self.config.q_weight,
+                                                          self.config.entropy_target)
         penalty = torch.zeros((), device=actor_obs.device)
         if self.expert is not None:
             obs, actions = self.expert.sample(self.config.batch_size)
