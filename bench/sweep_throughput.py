@@ -1,13 +1,13 @@
 """Trials per hour of a quick (or --preset) Table 1 on this machine, from a slice of its grid run as a user runs it.
 
-sweeps/table1.yaml at the quick preset, its grid cut to --envs and --datasets (every method and seed of the
+sweeps/table1.yaml at the quick preset, its grid cut to --envs, --datasets and --seeds (every method of the
 spec kept), runs as `offsim-ray sweep` from scratch: each trial fits its own simulator or dynamics model, Tune
 schedules the trials as the spec's resources allow. Prints the wall time, trials per hour, each method's
 mean trial time, and the whole quick Table 1's wall time at those per-method times and the slice's measured
 concurrency (an estimate: other envs and datasets may take longer or shorter).
 
     python bench/sweep_throughput.py [--data-root ../shared/datasets] [--envs hopper] [--datasets expert]
-                                     [--preset quick] [--out bench-runs/sweep-throughput]
+                                     [--seeds 0 1 2] [--preset quick] [--out bench-runs/sweep-throughput]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--data-root", default="../shared/datasets")
     parser.add_argument("--envs", nargs="+", default=["hopper"])
     parser.add_argument("--datasets", nargs="+", default=["expert"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--preset", default="quick", choices=("smoke", "quick", "paper"))
     parser.add_argument("--out", default="bench-runs/sweep-throughput")
     args = parser.parse_args()
@@ -40,7 +41,7 @@ def main() -> None:
 
     table1 = find_spec("table1")
     raw = yaml.safe_load(table1.read_text())
-    raw["presets"][args.preset].setdefault("grid", {}).update(env=args.envs, dataset=args.datasets)
+    raw["presets"][args.preset].setdefault("grid", {}).update(env=args.envs, dataset=args.datasets, seed=args.seeds)
     (out / "spec.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
 
     wall = common.cli("sweep", str(out / "spec.yaml"), "--preset", args.preset, "--storage", str(out / "sweep"),
@@ -54,7 +55,7 @@ def main() -> None:
     full = Counter(point["algo"] for point in load_spec(table1, args.preset).points())
     estimate = sum(count * seconds[algo] for algo, count in full.items()) / concurrency
     n = len(trials)
-    print(f"{args.preset} Table 1, slice {args.envs} × {args.datasets}: {n} trials in {wall:.0f} s → "
+    print(f"{args.preset} Table 1, slice {args.envs} × {args.datasets} × seeds {args.seeds}: {n} trials in {wall:.0f} s → "
           f"{n / wall * 3600:.1f} trials/hour, {concurrency:.2f} trials at a time on average")
     print(f"{'method':<10} {'trials':>6} {'mean s':>8} {'min s':>7} {'max s':>7}  normalised score per seed")
     for algo, group in trials.sort_values("seed").groupby("algo"):
