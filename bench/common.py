@@ -18,6 +18,9 @@ from offsim_ray.errors import OffSimError
 from offsim_ray.simulator import Simulator
 
 
+DATASETS = "bench/{env}/{level}-v0"  # the benchmark store's dataset names, as a sweep's --datasets template
+
+
 def parser(doc: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=doc)
     p.add_argument("--data-root", default="../shared/datasets", help="Minari store with the benchmark datasets")

@@ -23,8 +23,6 @@ import yaml
 import common
 from offsim_ray.spec import find_spec, load_spec
 
-DATASETS = "bench/{env}/{level}-v0"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,7 +43,7 @@ def main() -> None:
     (out / "spec.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
 
     wall = common.cli("sweep", str(out / "spec.yaml"), "--preset", args.preset, "--storage", str(out / "sweep"),
-                      "--data-root", str(Path(args.data_root).resolve()), "--datasets", DATASETS, "--offline",
+                      "--data-root", str(Path(args.data_root).resolve()), "--datasets", common.DATASETS, "--offline",
                       "--quiet")
     common.cli("tables", str(out / "sweep" / f"table1-{args.preset}"), "--out", str(out / "tables"))
     trials = pd.read_parquet(out / "tables" / f"table1-{args.preset}-trials.parquet")
@@ -55,8 +53,8 @@ def main() -> None:
     full = Counter(point["algo"] for point in load_spec(table1, args.preset).points())
     estimate = sum(count * seconds[algo] for algo, count in full.items()) / concurrency
     n = len(trials)
-    print(f"{args.preset} Table 1, slice {args.envs} × {args.datasets} × seeds {args.seeds}: {n} trials in {wall:.0f} s → "
-          f"{n / wall * 3600:.1f} trials/hour, {concurrency:.2f} trials at a time on average")
+    print(f"{args.preset} Table 1, slice {args.envs} × {args.datasets} × seeds {args.seeds}: {n} trials in "
+          f"{wall:.0f} s → {n / wall * 3600:.1f} trials/hour, {concurrency:.2f} trials at a time on average")
     print(f"{'method':<10} {'trials':>6} {'mean s':>8} {'min s':>7} {'max s':>7}  normalised score per seed")
     for algo, group in trials.sort_values("seed").groupby("algo"):
         t, scores = group["seconds"], ", ".join(f"{v:.1f}" for v in group["normalized_score"])

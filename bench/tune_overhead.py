@@ -21,8 +21,6 @@ import yaml
 
 import common
 
-DATASETS = "bench/{env}/{level}-v0"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,7 +31,7 @@ def main() -> None:
     out = Path(args.out).resolve()
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    data = ["--data-root", str(Path(args.data_root).resolve()), "--datasets", DATASETS, "--offline", "--quiet"]
+    data = ["--data-root", str(Path(args.data_root).resolve()), "--datasets", common.DATASETS, "--offline", "--quiet"]
     spec = {"name": "table1", "grid": {"env": ["hopper"], "dataset": ["expert"], "algo": ["sac"],
                                        "seed": list(range(args.trials))},
             "trial": {"n": 4000}, "resources": {"cpu": 2}}
@@ -46,7 +44,7 @@ def main() -> None:
     from offsim_ray.trial import run_trial
 
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    plan = SweepPlan(with_datasets(load_spec(out / "spec.yaml", "smoke"), DATASETS), str(out / "direct"),
+    plan = SweepPlan(with_datasets(load_spec(out / "spec.yaml", "smoke"), common.DATASETS), str(out / "direct"),
                      str(Path(args.data_root).resolve()), offline=True)
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -60,7 +58,7 @@ def main() -> None:
     swept = pd.read_parquet(out / "sweep-tables" / "table1-smoke-trials.parquet")["seconds"]
 
     reproduce_wall = common.cli("reproduce", "table1", "--preset", "smoke", "--storage", str(out / "reproduce"),
-                         "--out", str(out / "results"), *data)
+                                "--out", str(out / "results"), *data)
 
     n = args.trials
     direct_own, sweep_own = sum(m["trial/seconds"] for m in direct), float(swept.sum())
