@@ -22,8 +22,11 @@ Deviation, measured (docs/benchmarks.md, "Table 1 baselines"):
   after many thousands of policy updates). With theirs, the quick preset's reward separated expert from
   policy rows by 0.07 after its 50 steps, and the policy fell within 10 steps (−0.4, seed 0); 10 steps a
   round scored 26.9 at 5e-5 and 29.1 at 1e-3.
-A temperature fixed at 0.01 (OffSim's) scored 98.3 ± 2.3 on Hopper expert data against 22.0 ± 5.4, but 2.8
-against 79.5 on Walker2d expert data (seed 0), so the authors' learned temperature stays.
+- The temperature, still learned from their 0.2, is tuned to an entropy of −3·dim(A) (theirs −dim(A)): their
+  target climbs it to 0.23 against the likelihood term, and the policy falls (Hopper expert 22.0 ± 5.4,
+  medium 14.6 ± 3.3); at −3·dim(A) it ends near 0.01 and scores 99.7 ± 0.1 and 41.8 ± 1.2 (BC 42.0), with
+  HalfCheetah expert level (102.8 ± 0.4 against 102.8 ± 0.6) and Walker2d expert within its wide spread (40.7 ± 19.5 against
+  48.5 ± 22.5, seeds 0–4). A temperature fixed at 0.01 instead scored 2.8 against 79.5 on Walker2d (seed 0).
 """
 
 from __future__ import annotations
