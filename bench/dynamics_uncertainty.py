@@ -16,6 +16,7 @@ import torch
 import common
 from offsim_ray.policy.baselines.model_based import uncertainty
 from offsim_ray.policy.baselines.offline import DataRows
+from offsim_ray.policy.config import PolicyConfig
 
 
 def main() -> None:
@@ -28,7 +29,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for path, simulator in common.simulators(args.artifacts):
         torch.manual_seed(0)  # the same random actions for every artifact
-        rows = DataRows(simulator.data, simulator.action_low, simulator.action_high, "cpu")
+        rows = DataRows(simulator.data, simulator.action_low, simulator.action_high, PolicyConfig.action_clip, "cpu")
         transition = simulator.transition
         with torch.no_grad():
             on_data = uncertainty(simulator, rows.obs, rows.actions).mean()

@@ -44,7 +44,8 @@ def _absolute(path: str) -> str:
 
 # (section, name, default) of settings added after trials had been run: left out of a trial's resolved
 # config, and so of its key, while at their default
-LATER_SETTINGS = ((None, "drop_nonfinite", False), ("policy", "precision", "fp32"), ("policy", "entropy_target", -1.0))
+LATER_SETTINGS = ((None, "drop_nonfinite", False), ("policy", "precision", "fp32"), ("policy", "entropy_target", -1.0),
+                  ("policy", "action_clip", 0.99))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class PolicyConfig:
     entropy_target: float = -1.0     # SAC with learn_alpha: target entropy per action dimension
     regulariser: float = 1.0         # λ of eq. (9): weight of the expert term on the actor loss (measured: docs/policy.md)
     expert_loss: str = "nll"         # eq. (9) and BC: "nll" −log π(a|s), or "mse" ‖tanh μ(s) − a‖² in action space
+    action_clip: float = 0.99        # data actions, scaled to [-1, 1], are clipped to ±this: −log π is infinite on the bounds (measured: docs/benchmarks.md)
     q_weight: float = 2.5            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled
     normalise_obs: bool = True       # actor and critics standardise observations with the training data's mean, std
     exploration_noise: float = 0.1   # DDPG: std of the Gaussian noise on actions in [-1, 1]
@@ -80,7 +81,7 @@ class PolicyConfig:
             "updates_per_sample": self.updates_per_sample > 0, "learning_starts": self.learning_starts >= 0,
             "replay_capacity": self.replay_capacity >= self.batch_size, "tau": 0 < self.tau <= 1, "initial_alpha": self.initial_alpha > 0,
             "entropy_target": self.entropy_target < math.log(2),  # a uniform action's entropy per dimension
-            "regulariser": self.regulariser >= 0,
+            "regulariser": self.regulariser >= 0, "action_clip": 0 < self.action_clip < 1,
             "q_weight": self.q_weight >= 0, "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
             "horizon": self.horizon > 0,

@@ -108,7 +108,7 @@ def test_mlirl_reward_steps_raise_expert_rewards_above_the_policys(dynamics):
     method, generator = MLIRL(), torch.Generator().manual_seed(0)
     reward = method.build_reward(simulator, config)
     optimiser = torch.optim.Adam(reward.parameters(), lr=1e-3)
-    rows = DataRows(data, [-1.0] * data.action_dim, [1.0] * data.action_dim, "cpu")
+    rows = DataRows(data, [-1.0] * data.action_dim, [1.0] * data.action_dim, config.action_clip, "cpu")
     module = _actor_critic(data).module
     agent = rollout(module, simulator, rows.obs[rows.expert_rows[:200]], 5, generator)
     expert = rows.sample(500, generator, expert_only=True)

@@ -24,6 +24,14 @@ def test_expert_nll_step_raises_the_likelihood_of_expert_actions():
     assert dist().log_prob(expert).sum() > before
 
 
+@pytest.mark.parametrize("clip", [0.99, 0.995])
+def test_data_actions_are_scaled_then_clipped_inside_the_bounds(clip):
+    from offsim_ray.policy.regulariser import normalise_actions
+
+    actions = normalise_actions(np.array([[-2.0, 0.0, 2.0], [-1.0, 1.0, 0.5]]), [-2.0] * 3, [2.0] * 3, clip)
+    np.testing.assert_allclose(actions, [[-clip, 0.0, clip], [-0.5, 0.5, 0.25]], rtol=1e-6)
+
+
 def test_expert_mse_and_td_target():
     from offsim_ray.policy.losses import expert_mse, td_target
 
@@ -166,6 +174,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"iq_value": "v1"}, "iq_value is value or v0"),
     ({"precision": "fp16"}, "precision is fp32 or bf16"),
     ({"entropy_target": 1.0}, "entropy_target=1.0"),
+    ({"action_clip": 1.0}, "action_clip=1.0"),
 ])
 def test_policy_config_rejects_bad_values(changes, fragment):
     from offsim_ray.policy import PolicyConfig

@@ -21,7 +21,7 @@ def train_bc(context: TrainingContext) -> tuple[RLModule, dict]:
     torch.manual_seed(config.seed)
     module = build_module(config, data.obs_dim, context.low, context.high, inference_only=True,
                           obs=data.obs).to(config.device)
-    pairs = StateActionPairs(data, context.low, context.high, config.device, config.seed)
+    pairs = StateActionPairs(data, context.low, context.high, config.action_clip, config.device, config.seed)
     optimizer = torch.optim.Adam(module.actor.parameters(), config.actor_lr)
     started, row = time.perf_counter(), {}
     with ProgressLog(context.workdir, "bc", config.iterations, context.progress, context.report) as log:

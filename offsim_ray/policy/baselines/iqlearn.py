@@ -49,7 +49,7 @@ def train(context: TrainingContext):
     data, config, low, high = context.data, context.config, context.low, context.high
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=config.device).manual_seed(config.seed)
-    rows = DataRows(data, low, high, config.device)
+    rows = DataRows(data, low, high, config.action_clip, config.device)
     actor_critic = ActorCritic(config, data.obs_dim, low, high, critics=1, data=data)
     module, gamma = actor_critic.module, config.gamma
     started, row = time.perf_counter(), {}

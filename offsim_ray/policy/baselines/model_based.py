@@ -156,7 +156,7 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
     torch.manual_seed(config.seed)
     device = config.device
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    rows = DataRows(data, low, high, device)
+    rows = DataRows(data, low, high, config.action_clip, device)
     actor_critic = ActorCritic(config, data.obs_dim, low, high, data=data)
     reward = method.build_reward(simulator, config).to(device)
     reward_opt = torch.optim.Adam(reward.parameters(), lr=config.reward_lr, weight_decay=method.weight_decay)

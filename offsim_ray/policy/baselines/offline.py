@@ -35,12 +35,12 @@ class Batch:
 class DataRows:
     """A trial's transitions as tensors on the learner's device, actions scaled to [-1, 1]."""
 
-    def __init__(self, data: Transitions, low, high, device: str):
+    def __init__(self, data: Transitions, low, high, clip: float, device: str):
         def t(x, dtype=torch.float32):
             return torch.as_tensor(np.array(x), dtype=dtype, device=device)
 
         self.obs, self.next_obs = t(data.obs), t(data.next_obs)
-        self.actions = t(normalise_actions(data.action, low, high))
+        self.actions = t(normalise_actions(data.action, low, high, clip))
         self.terminated = t(data.terminated)
         self.expert = t(data.source == EXPERT, torch.bool)
         self.expert_rows = torch.nonzero(self.expert).squeeze(-1)
@@ -78,7 +78,8 @@ class ActorCritic:
         self.optimiser = torch.optim.Adam(groups, fused=True)
         self.expert = None
         if config.regulariser > 0:  # the expert pairs of `data`
-            self.expert = StateActionPairs(data.of_source(EXPERT), low, high, config.device, config.seed)
+            self.expert = StateActionPairs(data.of_source(EXPERT), low, high, config.action_clip, config.device,
+                                           config.seed)
 
     def update(self, critic_loss: torch.Tensor, actor_obs: torch.Tensor) -> dict[str, torch.Tensor]:
         """One gradient step of `critic_loss` plus the SAC actor and temperature losses on `actor_obs`,
