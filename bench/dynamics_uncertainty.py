@@ -29,7 +29,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for path, simulator in common.simulators(args.artifacts):
         torch.manual_seed(0)  # the same random actions for every artifact
-        rows = DataRows(simulator.data, simulator.action_low, simulator.action_high, PolicyConfig.action_clip, "cpu")
+        rows = DataRows(simulator.data, simulator.action_low, simulator.action_high, PolicyConfig.action_clip,
+                        "cpu")
         transition = simulator.transition
         with torch.no_grad():
             on_data = uncertainty(simulator, rows.obs, rows.actions).mean()

@@ -65,7 +65,8 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
         env_obs = env.reset(seed=0)[0]
         data = env.dynamics.simulator.data
         space = env.single_action_space
-        expert = (data.obs.astype(np.float32), normalise_actions(data.action, space.low, space.high, config.action_clip))
+        expert = (data.obs.astype(np.float32),
+                  normalise_actions(data.action, space.low, space.high, config.action_clip))
         write = 0
 
     def gaussian(obs):

@@ -25,8 +25,9 @@ Deviation, measured (docs/benchmarks.md, "Table 1 baselines"):
 - The temperature, still learned from their 0.2, is tuned to an entropy of −3·dim(A) (theirs −dim(A)): their
   target climbs it to 0.23 against the likelihood term, and the policy falls (Hopper expert 22.0 ± 5.4,
   medium 14.6 ± 3.3); at −3·dim(A) it ends near 0.01 and scores 99.7 ± 0.1 and 41.8 ± 1.2 (BC 42.0), with
-  HalfCheetah expert level (102.8 ± 0.4 against 102.8 ± 0.6) and Walker2d expert within its wide spread (40.7 ± 19.5 against
-  48.5 ± 22.5, seeds 0–4). A temperature fixed at 0.01 instead scored 2.8 against 79.5 on Walker2d (seed 0).
+  HalfCheetah expert level (102.8 ± 0.4 against 102.8 ± 0.6) and Walker2d expert within its wide spread
+  (40.7 ± 19.5 against 48.5 ± 22.5, seeds 0–4). A temperature fixed at 0.01 instead scored 2.8 against 79.5
+  on Walker2d (seed 0).
 """
 
 from __future__ import annotations
