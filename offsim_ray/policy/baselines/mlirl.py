@@ -22,6 +22,8 @@ dynamics fit (the quick preset's 2000 maximum-likelihood steps on 20k rows) give
 U ≈ 0.70, so λ = 5.9 charges about 4 a step, against a reward spread of 0.01–0.5: the policy lowers U
 instead of imitating and falls within 17 steps (−0.4 on Hopper expert data, seed 0); λ = 1 scored 22.9,
 31.7 and 7.9 on seeds 0–2 (docs/benchmarks.md, "Table 1 baselines").
+Deviation: SAC's entropy target −dim(A), OffSim's (theirs −dim(A)/2). Theirs scored 16.2 ± 7.6 (25.1, 6.5,
+17.1) on Hopper expert data against 20.8 ± 9.8, and −3·dim(A) (CLARE's) 14.3 ± 13.4: within one spread.
 """
 
 from __future__ import annotations
