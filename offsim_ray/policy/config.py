@@ -13,7 +13,7 @@ from offsim_ray.errors import OffSimError, check_fields, check_types, known_fiel
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
 # the allowed values of the config's choice fields: their checks and error hints are made from this
-CHOICES = {"algo": ALGORITHMS, "expert_loss": ("mse", "nll"), "variance": VARIANCES, "start_states": START_STATES,
+CHOICES = {"algo": ALGORITHMS, "expert_loss": ("mse", "nll", "censored"), "variance": VARIANCES, "start_states": START_STATES,
            "iq_value": ("value", "v0"), "chi2_rows": ("expert", "all"), "precision": ("fp32", "bf16")}
 
 
@@ -41,7 +41,7 @@ class PolicyConfig:
     learn_alpha: bool = False        # SAC: tune the temperature to an entropy of entropy_target·dim(A) (off: see docs/policy.md)
     entropy_target: float = -1.0     # SAC with learn_alpha: target entropy per action dimension
     regulariser: float = 1.0         # λ of eq. (9): weight of the expert term on the actor loss (measured: docs/policy.md)
-    expert_loss: str = "nll"         # eq. (9) and BC: "nll" −log π(a|s), or "mse" ‖tanh μ(s) − a‖² in action space
+    expert_loss: str = "nll"         # eq. (9) and BC: "nll" −log π(a|s), "censored" (actions at ±action_clip as censored), or "mse" ‖tanh μ(s) − a‖²
     action_clip: float = 0.99        # data actions, scaled to [-1, 1], are clipped to ±this: −log π is infinite on the bounds (measured: docs/benchmarks.md)
     q_weight: float = 2.5            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled
     normalise_obs: bool = True       # actor and critics standardise observations with the training data's mean, std

@@ -5,12 +5,28 @@ Actions are in RLlib's normalised space [-1, 1].
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
 def expert_nll(expert_logp: torch.Tensor, weight: float) -> torch.Tensor:
     """Eq. (9): KL(π_E‖π) = −E_{(s,a)∼D_E} log π(a|s) + const, weighted by λ."""
     return -weight * expert_logp.mean()
+
+
+def censored_logp(loc: torch.Tensor, scale: torch.Tensor, actions: torch.Tensor, bound: float) -> torch.Tensor:
+    """log π(a|s) of tanh(u), u ~ N(loc, scale²), where a component at ±`bound` stands for every action at or
+    beyond it (the data's actions were clipped to the box, then to ±bound): its term is the probability
+    log Φ((±loc − atanh bound) / scale), which saturates once loc is past the bound, where the density's
+    log would keep pulling loc to atanh(bound) and scale to 0; summed over action dimensions."""
+    edge = math.atanh(bound)
+    inside = actions.abs() < bound * (1.0 - 1e-6)
+    unsquashed = torch.atanh(actions.clamp(-bound, bound))
+    density = (torch.distributions.Normal(loc, scale).log_prob(unsquashed)
+               - torch.log1p(-actions.clamp(-bound, bound).pow(2)))
+    tail = torch.special.log_ndtr((torch.sign(actions) * loc - edge) / scale)
+    return torch.where(inside, density, tail).sum(-1)
 
 
 def expert_mse(actor_actions: torch.Tensor, expert_actions: torch.Tensor, weight: float) -> torch.Tensor:

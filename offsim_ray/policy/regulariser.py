@@ -19,13 +19,17 @@ def normalise_actions(action: np.ndarray, low, high, clip: float) -> np.ndarray:
     return np.clip(from_box(action, low, high), -clip, clip).astype(np.float32)
 
 
-def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, weight: float) -> torch.Tensor:
-    """λ·(−log π(a|s)) (`kind` "nll") or λ·‖μ(s) − a‖² in action space ("mse", μ the deterministic action:
-    tanh of the squashed Gaussian's mean), with gradients; a deterministic actor has no likelihood: mse."""
+def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, weight: float,
+                clip: float) -> torch.Tensor:
+    """λ·(−log π(a|s)) (`kind` "nll"; "censored": actions at ±`clip` read as censored, `losses.censored_logp`)
+    or λ·‖μ(s) − a‖² in action space ("mse", μ the deterministic action: tanh of the squashed Gaussian's
+    mean), with gradients; a deterministic actor has no likelihood: mse."""
     inputs = module._forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
     dist = module.get_train_action_dist_cls().from_logits(inputs)
-    if kind == "nll" and getattr(module, "stochastic", True):
-        return losses.expert_nll(dist.logp(actions), weight)
+    if kind != "mse" and getattr(module, "stochastic", True):
+        logp = (dist.logp(actions) if kind == "nll"
+                else losses.censored_logp(dist.loc, dist._dist.scale, actions, clip))
+        return losses.expert_nll(logp, weight)
     return losses.expert_mse(dist.to_deterministic().loc, actions, weight)
 
 
@@ -60,6 +64,7 @@ class ExpertRegularised:
                                            settings["seed"])
         self.regulariser = settings["regulariser"]
         self.expert_loss = settings["expert_loss"]
+        self.action_clip = settings["action_clip"]
         self.expert_batch_size = settings["batch_size"]
 
     def expert_penalty(self, module) -> torch.Tensor:
@@ -67,4 +72,4 @@ class ExpertRegularised:
         if self.expert is None:
             return torch.zeros((), device=self._device)
         obs, actions = self.expert.sample(self.expert_batch_size)
-        return expert_loss(module, obs, actions, self.expert_loss, self.regulariser)
+        return expert_loss(module, obs, actions, self.expert_loss, self.regulariser, self.action_clip)

@@ -32,6 +32,26 @@ def test_data_actions_are_scaled_then_clipped_inside_the_bounds(clip):
     np.testing.assert_allclose(actions, [[-clip, 0.0, clip], [-0.5, 0.5, 0.25]], rtol=1e-6)
 
 
+def test_censored_likelihood_is_the_density_inside_and_the_tail_probability_on_the_clip():
+    from offsim_ray.policy.actor_critic import SquashedGaussian
+    from offsim_ray.policy.losses import censored_logp
+    from offsim_ray.policy.regulariser import normalise_actions
+
+    clip = 0.99
+    actions = torch.as_tensor(normalise_actions(np.array([[0.2, 1.0, -1.0]]), [-1.0] * 3, [1.0] * 3, clip))
+    loc, scale = torch.tensor([[0.3, 2.0, -1.0]], requires_grad=True), torch.tensor([[0.5, 0.7, 0.4]])
+    normal, edge = torch.distributions.Normal(0.0, 1.0), np.arctanh(clip)
+    interior = SquashedGaussian(loc=loc[:, :1], scale=scale[:, :1]).logp(actions[:, :1])
+    tails = normal.cdf((loc[0, 1] - edge) / scale[0, 1]).log() + normal.cdf((-edge - loc[0, 2]) / scale[0, 2]).log()
+    logp = censored_logp(loc, scale, actions, clip)
+    assert logp.item() == pytest.approx((interior.sum() + tails).item(), rel=1e-5)
+    logp.sum().backward()  # a saturated row pulls its mean outwards, past the clip, where the density pulls it back
+    assert loc.grad[0, 1] > 0 and loc.grad[0, 2] < 0
+    far = torch.tensor([[6.0, -6.0]])  # means far past the clip: the tails' probability is 1, the density's is ~0
+    assert censored_logp(far, scale[:, 1:], actions[:, 1:], clip).item() > -1e-3
+    assert SquashedGaussian(loc=far, scale=scale[:, 1:]).logp(actions[:, 1:]).item() < -30
+
+
 def test_expert_mse_and_td_target():
     from offsim_ray.policy.losses import expert_mse, td_target
 

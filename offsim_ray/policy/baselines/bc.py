@@ -28,7 +28,7 @@ def train_bc(context: TrainingContext) -> tuple[RLModule, dict]:
         for iteration in range(1, config.iterations + 1):
             for _ in range(config.updates_per_iteration):
                 obs, actions = pairs.sample(config.batch_size)
-                loss = expert_loss(module, obs, actions, config.expert_loss, 1.0)
+                loss = expert_loss(module, obs, actions, config.expert_loss, 1.0, config.action_clip)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

@@ -91,7 +91,8 @@ class ActorCritic:
         penalty = torch.zeros((), device=actor_obs.device)
         if self.expert is not None:
             obs, actions = self.expert.sample(self.config.batch_size)
-            penalty = expert_loss(module, obs, actions, self.config.expert_loss, self.config.regulariser)
+            penalty = expert_loss(module, obs, actions, self.config.expert_loss, self.config.regulariser,
+                                  self.config.action_clip)
         self.optimiser.zero_grad()
         (critic_loss + actor_loss + alpha_loss + penalty).backward()
         self.optimiser.step()
