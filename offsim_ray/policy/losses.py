@@ -15,16 +15,19 @@ def expert_nll(expert_logp: torch.Tensor, weight: float) -> torch.Tensor:
     return -weight * expert_logp.mean()
 
 
-def censored_logp(loc: torch.Tensor, scale: torch.Tensor, actions: torch.Tensor, bound: float) -> torch.Tensor:
-    """log π(a|s) of tanh(u), u ~ N(loc, scale²), where a component at ±`bound` stands for every action at or
-    beyond it (the data's actions were clipped to the box, then to ±bound): its term is the probability
-    log Φ((±loc − atanh bound) / scale), which saturates once loc is past the bound, where the density's
-    log would keep pulling loc to atanh(bound) and scale to 0; summed over action dimensions."""
-    edge = math.atanh(bound)
+def censored_logp(loc: torch.Tensor, scale: torch.Tensor, actions: torch.Tensor, bound: float,
+                  squashed: bool = True) -> torch.Tensor:
+    """log π(a|s) of tanh(u) (`squashed`; else u itself), u ~ N(loc, scale²), where a component at ±`bound`
+    stands for every action at or beyond it (the data's actions were clipped to the box, then to ±bound): its
+    term is the probability log Φ((±loc − edge) / scale), edge = atanh(bound), which saturates once loc is past
+    the edge, where the density's log would keep pulling loc to the edge and scale to 0; summed over action
+    dimensions."""
+    clipped = actions.clamp(-bound, bound)
     inside = actions.abs() < bound * (1.0 - 1e-6)
-    unsquashed = torch.atanh(actions.clamp(-bound, bound))
-    density = (torch.distributions.Normal(loc, scale).log_prob(unsquashed)
-               - torch.log1p(-actions.clamp(-bound, bound).pow(2)))
+    edge, unsquashed = (math.atanh(bound), torch.atanh(clipped)) if squashed else (bound, clipped)
+    density = torch.distributions.Normal(loc, scale).log_prob(unsquashed)
+    if squashed:
+        density = density - torch.log1p(-clipped.pow(2))
     tail = torch.special.log_ndtr((torch.sign(actions) * loc - edge) / scale)
     return torch.where(inside, density, tail).sum(-1)
 

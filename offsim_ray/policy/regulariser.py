@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
+from ray.rllib.core.distribution.torch.torch_distribution import TorchSquashedGaussian
 
 from offsim_ray.action_box import from_box
 from offsim_ray.data.transitions import EXPERT, Transitions
@@ -28,7 +29,8 @@ def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, wei
     dist = module.get_train_action_dist_cls().from_logits(inputs)
     if kind != "mse" and getattr(module, "stochastic", True):
         logp = (dist.logp(actions) if kind == "nll"
-                else losses.censored_logp(dist.loc, dist._dist.scale, actions, clip))
+                else losses.censored_logp(dist.loc, dist._dist.scale, actions, clip,
+                                          squashed=isinstance(dist, TorchSquashedGaussian)))
         return losses.expert_nll(logp, weight)
     return losses.expert_mse(dist.to_deterministic().loc, actions, weight)
 

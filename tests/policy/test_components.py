@@ -50,6 +50,10 @@ def test_censored_likelihood_is_the_density_inside_and_the_tail_probability_on_t
     far = torch.tensor([[6.0, -6.0]])  # means far past the clip: the tails' probability is 1, the density's is ~0
     assert censored_logp(far, scale[:, 1:], actions[:, 1:], clip).item() > -1e-3
     assert SquashedGaussian(loc=far, scale=scale[:, 1:]).logp(actions[:, 1:]).item() < -30
+    gaussian = censored_logp(loc.detach(), scale, actions, clip, squashed=False)  # PPO's diagonal Gaussian
+    expected = (torch.distributions.Normal(0.3, 0.5).log_prob(actions[0, 0])
+                + normal.cdf(torch.tensor([(2.0 - clip) / 0.7, (-clip + 1.0) / 0.4])).log().sum())
+    assert gaussian.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_expert_mse_and_td_target():
