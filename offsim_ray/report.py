@@ -39,6 +39,8 @@ CURVE_PANELS = {  # the first three a trial reports are drawn
     "policy/actor_loss": "actor loss",
     "policy/policy_loss": "PPO surrogate loss",
     "policy/vf_loss": "PPO value loss",
+    "policy/bc_censored": "BC loss (−log π, censored)",
+    "policy/bc_nll": "BC loss (−log π)",
     "policy/bc_mse": "BC loss (action MSE)",
 }
 ACTION_LABELS = {"expert": "expert a", "noise01": "a + N(0, 0.1²)", "noise03": "a + N(0, 0.3²)", "random": "random a"}

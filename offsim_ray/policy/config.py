@@ -41,7 +41,7 @@ class PolicyConfig:
     learn_alpha: bool = False        # SAC: tune the temperature to an entropy of entropy_target·dim(A) (off: see docs/policy.md)
     entropy_target: float = -1.0     # SAC with learn_alpha: target entropy per action dimension
     regulariser: float = 1.0         # λ of eq. (9): weight of the expert term on the actor loss (measured: docs/policy.md)
-    expert_loss: str = "nll"         # eq. (9) and BC: "nll" −log π(a|s), "censored" (actions at ±action_clip as censored), or "mse" ‖tanh μ(s) − a‖²
+    expert_loss: str = "censored"    # eq. (9) and BC: −log π(a|s) with actions at ±action_clip censored, "nll" the plain −log π, or "mse" ‖tanh μ(s) − a‖² (measured: docs/benchmarks.md)
     action_clip: float = 0.99        # data actions, scaled to [-1, 1], are clipped to ±this: −log π is infinite on the bounds (measured: docs/benchmarks.md)
     q_weight: float = 2.5            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled
     normalise_obs: bool = True       # actor and critics standardise observations with the training data's mean, std
@@ -125,17 +125,18 @@ PRESETS: dict[str, PolicyConfig] = {
 # with their own unscaled SAC actor loss; network sizes, budgets and standardised observations stay the
 # preset's, so every method trains under the same conditions.
 ALGORITHM_DEFAULTS: dict[str, dict] = {
-    # BC: the squared error of tanh μ(s) was the robust one over seeds (docs/benchmarks.md)
-    "bc": dict(expert_loss="mse"),
+    # eq. (9)'s form is inert at λ = 0 (ML-IRL, IQ-Learn) and for a deterministic actor (DDPG: the squared
+    # error): "nll", their value before the censored default, keeps their trial keys
+    "ddpg": dict(expert_loss="nll"),
     # CLARE's reward steps and entropy target and ML-IRL's λ depart from their authors' (5e-5 × 1 a round;
     # −1 per dimension; 5.9): measured in docs/benchmarks.md, "Table 1 baselines", and explained in each
     # module's docstring
     "clare": dict(initial_alpha=0.2, learn_alpha=True, entropy_target=-3.0, regulariser=0.25, expert_loss="nll",
                   q_weight=0.0, reward_lr=1e-3, reward_updates=10, real_ratio=0.0, uncertainty_threshold=0.5),
     "mlirl": dict(initial_alpha=1.0, learn_alpha=True, regulariser=0.0, q_weight=0.0, reward_lr=1e-4,
-                  real_ratio=0.05, penalty=1.0),
+                  real_ratio=0.05, penalty=1.0, expert_loss="nll"),
     "iqlearn": dict(actor_lr=3e-5, critic_lr=3e-4, initial_alpha=0.01, learn_alpha=False, regulariser=0.0,
-                    q_weight=0.0, chi2=0.5),
+                    q_weight=0.0, chi2=0.5, expert_loss="nll"),
 }
 
 

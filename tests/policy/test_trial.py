@@ -71,7 +71,8 @@ def test_bc_logs_every_iteration_like_every_other_trainer(trials):
     training = Path(config.out) / "training"
     rows = [json.loads(line) for line in (training / "progress.jsonl").read_text().splitlines()]
     assert [row["iteration"] for row in rows] == list(range(1, config.policy_config().iterations + 1))
-    assert rows[-1]["policy/bc_mse"] == metrics["policy/bc_mse"] and list((training / "tensorboard").glob("events.*"))
+    loss = f"policy/bc_{config.policy_config().expert_loss}"
+    assert rows[-1][loss] == metrics[loss] and list((training / "tensorboard").glob("events.*"))
 
 
 @pytest.mark.parametrize("algo", BASELINES)
