@@ -43,7 +43,7 @@ class PolicyConfig:
     regulariser: float = 1.0         # λ of eq. (9): weight of the expert term on the actor loss (measured: docs/policy.md)
     expert_loss: str = "censored"    # eq. (9) and BC: −log π(a|s) with actions at ±action_clip censored, "nll" the plain −log π, or "mse" ‖tanh μ(s) − a‖² (measured: docs/benchmarks.md)
     action_clip: float = 0.99        # data actions, scaled to [-1, 1], are clipped to ±this: −log π is infinite on the bounds (measured: docs/benchmarks.md)
-    q_weight: float = 2.5            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled
+    q_weight: float = 1.0            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled (measured: docs/benchmarks.md)
     normalise_obs: bool = True       # actor and critics standardise observations with the training data's mean, std
     exploration_noise: float = 0.1   # DDPG: std of the Gaussian noise on actions in [-1, 1]
     ppo_rollout: int = 20            # PPO: env steps per env per iteration (4 learned-env episodes of 5)
@@ -126,8 +126,9 @@ PRESETS: dict[str, PolicyConfig] = {
 # preset's, so every method trains under the same conditions.
 ALGORITHM_DEFAULTS: dict[str, dict] = {
     # eq. (9)'s form is inert at λ = 0 (ML-IRL, IQ-Learn) and for a deterministic actor (DDPG: the squared
-    # error): "nll", their value before the censored default, keeps their trial keys
-    "ddpg": dict(expert_loss="nll"),
+    # error): "nll", their value before the censored default, keeps their trial keys; DDPG keeps κ = 2.5,
+    # the value it was measured at (κ = 1 was measured for SAC only)
+    "ddpg": dict(expert_loss="nll", q_weight=2.5),
     # CLARE's reward steps and entropy target and ML-IRL's λ depart from their authors' (5e-5 × 1 a round;
     # −1 per dimension; 5.9): measured in docs/benchmarks.md, "Table 1 baselines", and explained in each
     # module's docstring

@@ -79,10 +79,10 @@ def test_trial_key_changes_with_the_config_and_nothing_else():
 
 def test_trial_keys_of_a_smoke_config_stay_as_they_were():
     """Config field names and the shape of to_dict() make trial keys: a rename would orphan every stored trial.
-    (The keys changed once on purpose, with eq. (9)'s censored likelihood as the default.)"""
+    (The keys changed on purpose twice: with eq. (9)'s censored likelihood, then with κ = 1, as the defaults.)"""
     spec = parse_spec(BASE, "smoke")
     keys = [trial_key(p, trial_config(spec, p, out="a")) for p in spec.points()]
-    assert keys == ["env=hopper_dataset=expert_977f23eb", "env=hopper_dataset=expert-random_e62fafe3"]
+    assert keys == ["env=hopper_dataset=expert_3f5c8da9", "env=hopper_dataset=expert-random_ca51d737"]
 
 
 @pytest.mark.parametrize("name, value", [("precision", "bf16"), ("entropy_target", -2.0), ("action_clip", 0.995)])
