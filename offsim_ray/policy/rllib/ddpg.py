@@ -1,6 +1,7 @@
 """DDPG (Lillicrap et al. 2016) as our own RLlib algorithm: a deterministic tanh actor, one critic,
 target actor and critic with Polyak averaging, Gaussian exploration noise, replay. RLlib 2.60 ships
-none. The eq. (9) regulariser becomes λ·‖μ(s_E) − a_E‖² (a deterministic actor has no likelihood).
+none. The eq. (9) regulariser becomes λ·‖μ(s_E) − a_E‖² (a deterministic actor has no likelihood; λ = 50
+by default, `ALGORITHM_DEFAULTS`).
 """
 
 from __future__ import annotations
