@@ -25,7 +25,8 @@ def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, wei
     """λ·(−log π(a|s)) (`kind` "nll"; "censored": actions at ±`clip` read as censored, `losses.censored_logp`)
     or λ·‖μ(s) − a‖² in action space ("mse", μ the deterministic action: tanh of the squashed Gaussian's
     mean), with gradients; a deterministic actor has no likelihood: mse."""
-    inputs = module._forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    # the train pass: RLlib's default inference pass runs without gradients (PPO's module)
+    inputs = module._forward_train({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
     dist = module.get_train_action_dist_cls().from_logits(inputs)
     if kind != "mse" and getattr(module, "stochastic", True):
         logp = (dist.logp(actions) if kind == "nll"

@@ -155,6 +155,29 @@ def test_the_temperature_steps_towards_its_entropy_target():
     assert actor_objective(module, obs, module.actor(obs), False, entropy_target=-4.0)[1] == 0.0
 
 
+@pytest.mark.parametrize("algo", ["sac", "ddpg", "ppo"])
+def test_eq9_steps_move_each_rl_actor_towards_the_expert_actions(algo):
+    from offsim_ray.policy.regulariser import expert_loss
+    from offsim_ray.policy.rllib.ppo import module_spec
+
+    torch.manual_seed(0)
+    if algo == "ppo":
+        module = module_spec({"hiddens": [16, 16], "module_entries": {"obs_mean": [1.0] * 4, "obs_std": [2.0] * 4}},
+                             observation_space=gym.spaces.Box(-np.inf, np.inf, (4,), np.float32),
+                             action_space=gym.spaces.Box(-1, 1, (2,), np.float32)).build()
+    else:
+        module = _module(stochastic=algo == "sac")
+    obs, actions = torch.randn(64, 4), torch.rand(64, 2) * 1.6 - 0.8
+    loss = lambda: expert_loss(module, obs, actions, "mse" if algo == "ddpg" else "censored", 1.0, 0.99)  # noqa: E731
+    before = loss().item()
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-2)
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+    assert loss().item() < before - 0.05
+
+
 def test_actor_q_reaches_the_action_but_not_the_critic():
     module = _module(stochastic=True)
     action = torch.zeros(8, 2, requires_grad=True)

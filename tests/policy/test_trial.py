@@ -182,18 +182,19 @@ def test_a_trial_moved_to_another_device_is_the_same_trial(trials):
     assert run_trial(moved, progress=False) == metrics
 
 
-@pytest.mark.parametrize("algo", ("sac", "bc", "iqlearn"))
+@pytest.mark.parametrize("algo", ("sac", "ppo", "bc", "iqlearn"))
 def test_saved_policy_standardises_observations_with_the_training_data(trials, algo):
     import torch
 
     from offsim_ray.data import DatasetStore, training_transitions
+    from offsim_ray.policy.actor_critic import Standardise
     from offsim_ray.policy.artifact import Policy
 
     config, _ = trials[algo]
     policy = Policy.load(Path(config.out) / "policy")
     data = training_transitions(config.expert, None, config.n, config.seed, DatasetStore(config.data_root),
                                 download=False)
-    standardise = policy.module.actor[0]
+    standardise = next(m for m in policy.module.modules() if isinstance(m, Standardise))
     np.testing.assert_allclose(standardise.mean.numpy(), data.obs.mean(0), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(standardise.std.numpy(), data.obs.std(0) + 1e-3, rtol=1e-4)
     obs = data.obs[:8]

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
-from ray.rllib.algorithms.ppo import PPOConfig
-from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
-from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+import dataclasses
 
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from offsim_ray.policy.actor_critic import Standardise
 from offsim_ray.policy.regulariser import ExpertRegularised
+
+
+class StandardisedPPOModule(DefaultPPOTorchRLModule):
+    """RLlib's PPO module (a Gaussian policy and a value function, separate MLPs) whose observations are
+    standardised first, with the fixed statistics of model_config's obs_mean / obs_std (none: raw), as the
+    actor-critic module's are."""
+
+    def setup(self) -> None:
+        super().setup()
+        dim = self.observation_space.shape[0]
+        self.standardise = Standardise(self.model_config.get("obs_mean") or [0.0] * dim,
+                                       self.model_config.get("obs_std") or [1.0] * dim)
+
+    def _standardised(self, batch: dict) -> dict:
+        return {**batch, Columns.OBS: self.standardise(batch[Columns.OBS])}
+
+    def _forward(self, batch: dict, **kwargs) -> dict:
+        return super()._forward(self._standardised(batch), **kwargs)
+
+    def _forward_train(self, batch: dict, **kwargs) -> dict:
+        return super()._forward_train(self._standardised(batch), **kwargs)
+
+    def compute_values(self, batch: dict, embeddings=None):
+        return super().compute_values(self._standardised(batch) if embeddings is None else batch, embeddings)
 
 
 class RegularisedPPOLearner(ExpertRegularised, PPOTorchLearner):
@@ -27,6 +57,14 @@ def algorithm_config(settings: dict) -> PPOConfig:
                   minibatch_size=min(settings["batch_size"], settings["num_envs"] * settings["ppo_rollout"]),
                   num_epochs=settings["ppo_epochs"],
                   learner_class=RegularisedPPOLearner)
-        .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=settings["hiddens"], fcnet_activation="relu",
-                                                   head_fcnet_hiddens=[], vf_share_layers=False))
+        .rl_module(rl_module_spec=module_spec(settings))
     )
+
+
+def module_spec(settings: dict, **spaces) -> RLModuleSpec:
+    """The policy and the value function, each `hiddens` wide, observations standardised as
+    `module_entries` say."""
+    model = DefaultModelConfig(fcnet_hiddens=settings["hiddens"], fcnet_activation="relu", head_fcnet_hiddens=[],
+                               vf_share_layers=False)
+    return RLModuleSpec(module_class=StandardisedPPOModule, model_config={**dataclasses.asdict(model),
+                                                                          **settings["module_entries"]}, **spaces)
