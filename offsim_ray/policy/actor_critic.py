@@ -57,6 +57,11 @@ class Standardise(nn.Module):
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
 
+    @classmethod
+    def from_config(cls, model_config: dict, dim: int) -> Standardise:
+        """From a module's model_config entries obs_mean / obs_std (none: the identity, raw observations)."""
+        return cls(model_config.get("obs_mean") or [0.0] * dim, model_config.get("obs_std") or [1.0] * dim)
+
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return (obs - self.mean) / self.std
 
@@ -104,13 +109,13 @@ class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         cfg = self.model_config
         obs_dim, act_dim = self.observation_space.shape[0], self.action_space.shape[0]
         self.stochastic = cfg["stochastic"]
-        mean, std = cfg.get("obs_mean") or [0.0] * obs_dim, cfg.get("obs_std") or [1.0] * obs_dim
         bf16 = cfg.get("bf16", False)
-        self.actor = Sequential(Standardise(mean, std), *mlp(obs_dim, act_dim * (2 if self.stochastic else 1),
-                                                             cfg["hiddens"]), bf16=bf16)
+        self.actor = Sequential(Standardise.from_config(cfg, obs_dim),
+                                *mlp(obs_dim, act_dim * (2 if self.stochastic else 1), cfg["hiddens"]), bf16=bf16)
         self.log_noise = float(torch.log(torch.tensor(max(cfg.get("exploration_noise", 0.1), 1e-6))))
         if not self.inference_only:
-            self.critic = CriticEnsemble(obs_dim + act_dim, cfg["hiddens"], cfg["critics"], Standardise(mean, std), bf16)
+            self.critic = CriticEnsemble(obs_dim + act_dim, cfg["hiddens"], cfg["critics"],
+                                         Standardise.from_config(cfg, obs_dim), bf16)
             self.make_target_networks()
             if self.stochastic:  # SAC's temperature, a module weight so checkpoints keep it
                 self.log_alpha = nn.Parameter(torch.full((1,), math.log(cfg["initial_alpha"])))

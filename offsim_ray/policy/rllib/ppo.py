@@ -22,9 +22,7 @@ class StandardisedPPOModule(DefaultPPOTorchRLModule):
 
     def setup(self) -> None:
         super().setup()
-        dim = self.observation_space.shape[0]
-        self.standardise = Standardise(self.model_config.get("obs_mean") or [0.0] * dim,
-                                       self.model_config.get("obs_std") or [1.0] * dim)
+        self.standardise = Standardise.from_config(self.model_config, self.observation_space.shape[0])
 
     def _standardised(self, batch: dict) -> dict:
         return {**batch, Columns.OBS: self.standardise(batch[Columns.OBS])}
