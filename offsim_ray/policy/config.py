@@ -128,8 +128,8 @@ ALGORITHM_DEFAULTS: dict[str, dict] = {
     # eq. (9)'s form is inert at λ = 0 (ML-IRL, IQ-Learn) and for a deterministic actor (DDPG: the squared
     # error): "nll", their value before the censored default, keeps their trial keys. DDPG's λ = 50 =
     # 1/(2σ²), σ = 0.1 its exploration noise: the squared error weighted as that Gaussian's −log π per
-    # dimension (at λ = 1 its actor left the expert; measured: docs/benchmarks.md); κ = 2.5, TD3+BC's
-    "ddpg": dict(expert_loss="nll", q_weight=2.5, regulariser=50.0),
+    # dimension (at λ = 1 its actor left the expert; at κ = 2.5 it fell on Walker2d; measured: docs/benchmarks.md)
+    "ddpg": dict(expert_loss="nll", regulariser=50.0),
     # CLARE's reward steps and entropy target and ML-IRL's λ depart from their authors' (5e-5 × 1 a round;
     # −1 per dimension; 5.9): measured in docs/benchmarks.md, "Table 1 baselines", and explained in each
     # module's docstring
