@@ -332,7 +332,7 @@ def write_report(trials: pd.DataFrame, experiments: list[str | os.PathLike], out
                 "status": f"{status_line(rows)}; this report shows {shown} of {len(rows)} trials",
                 "spec": _spec_text(plan.spec.to_dict()),
                 "tables": [{"title": t.title, "header": t.header(), "rows": t.cells()} for t in tables],
-                "sections": _sweep_sections(plt, root, rows, curves),
+                "sections": _sweep_sections(plt, root, rows, curves[curves["sweep"] == sweep]),
             })
         html = jinja2.Environment(autoescape=True).from_string(TEMPLATE).render(
             sweeps=sweeps, version=__version__, commit=_git_commit(),

@@ -9,8 +9,8 @@ specific to Ray Tune. Output directory layout:
   training/      the policy stage's checkpoints and logs (see offsim_ray.policy.progress)
   policy/        the trained policy (see offsim_ray.policy.artifact)
   metrics.json   the final metrics, written last
-A rerun with the same config reuses what is there: a finished trial returns its metrics, an
-interrupted one resumes from its last checkpoint.
+A rerun with the same config reuses what is there: a finished trial reports its stored iteration rows
+again and returns its metrics, an interrupted one resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -236,11 +236,14 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     from offsim_ray.data import DatasetStore, dataset_reference, training_transitions
     from offsim_ray.evaluation import evaluate
     from offsim_ray.policy.artifact import Policy
+    from offsim_ray.policy.progress import read_progress
     from offsim_ray.simulator.simulator import action_bounds
 
     resolved = config.resolved()
     _check_same_trial(out, resolved)
     if (out / "metrics.json").exists():
+        for row in read_progress(out / "training") if report else ():  # the stored curve, for the sweep's report
+            report(row)
         return read_json(out / "metrics.json", "", f"trial {out}")
     started = time.perf_counter()
     policy_config = config.policy_config()

@@ -125,8 +125,12 @@ def test_finished_trial_returns_its_metrics_without_rerunning(trials):
 
     config, metrics = trials["ppo"]
     written = (Path(config.out) / "metrics.json").stat().st_mtime_ns
-    assert run_trial(config, progress=False) == metrics
+    reported = []
+    assert run_trial(config, progress=False, report=reported.append) == metrics
     assert (Path(config.out) / "metrics.json").stat().st_mtime_ns == written
+    # its learning curve is reported again, so a rerun sweep's report still draws it
+    assert [row["iteration"] for row in reported] == list(range(1, config.policy_config().iterations + 1))
+    assert reported[-1]["policy/updates"] == metrics["policy/updates"]
 
 
 def test_other_config_in_a_finished_trial_directory_is_refused(trials, trial_data):
