@@ -26,11 +26,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"offsim-ray: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _int_at_least(lowest: int, wanted: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < lowest:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+_seed = _int_at_least(0, "an integer ≥ 0")
 
 
 def _version() -> str:
@@ -388,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", default="random", help="policy to roll out (random)")
     p.add_argument("--steps", type=_positive_int, default=20_000, help="env steps to collect")
     p.add_argument("--dataset-id", required=True, help="Minari id to write, e.g. local/hopper/random-v0")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that id")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=data_collect)
@@ -400,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "or one sub-folder per env id (default: the shipped experts)")
     p.add_argument("--levels", default="expert,medium,random", help="comma-separated (default %(default)s)")
     p.add_argument("--steps", type=_positive_int, default=20_000, help="env steps per dataset (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace datasets that exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=data_make)
@@ -416,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     training_data.add_argument("--expert", required=True, help="expert dataset id or alias")
     training_data.add_argument("--diverse", help="diverse dataset id or alias: N/2 expert + N/2 diverse, as OffSim+")
     training_data.add_argument("--n", type=_positive_int, default=20_000, help="transitions to use (paper: 20000)")
-    training_data.add_argument("--seed", type=int, default=0)
+    training_data.add_argument("--seed", type=_seed, default=0)
     training_data.add_argument("--drop-nonfinite", action="store_true", help="drop rows with NaN or inf instead of refusing")
 
     p = data_commands.add_parser("export", parents=[training_data], help="write N (s, a, s') tuples to an .npz file")
@@ -453,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_positive_int, default=100, help="vector steps")
     p.add_argument("--variance", choices=["high", "low"], default="high")
     p.add_argument("--termination", action="store_true", help="apply the task's termination function")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=rollout)
     p = commands.add_parser("train", parents=[common, compute],
                             help="fit a simulator, train a policy in it, evaluate it in the real env")
@@ -462,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diverse", help="diverse dataset id or alias (OffSim+)")
     p.add_argument("--algo", choices=ALGORITHMS, help=f"policy algorithm (default {_default(TrialConfig, 'algo')})")
     p.add_argument("--preset", choices=PRESETS, help=f"budgets (default {_default(TrialConfig, 'preset')})")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=_seed)
     p.add_argument("--n", type=_positive_int, help=f"transitions to fit on (default {_default(TrialConfig, 'n')})")
     p.add_argument("--out", help="trial directory: simulator, checkpoints, policy, metrics.json")
     p.add_argument("--artifact", help="simulator artifact to reuse or write (default OUT/simulator)")
@@ -475,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("policy", help="trial directory (or its policy/ directory)")
     p.add_argument("--env", help="Gymnasium env id (default: the env it was trained for)")
     p.add_argument("--episodes", type=_positive_int, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=evaluate_policy)
 
     experts = commands.add_parser("experts", help="expert policies for making datasets")
@@ -493,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"transitions per gradient step (default {expert.batch_size})")
     p.add_argument("--learning-starts", type=_positive_int,
                    help=f"uniform-random warm-up steps (default {expert.learning_starts})")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=_seed)
     p.add_argument("--device", help=f"torch device of the learner (default {expert.device})")
     p.add_argument("--no-progress", action="store_true", help="no per-iteration lines")
     p.set_defaults(func=experts_train)

@@ -53,8 +53,8 @@ def _check_dataset(axis: str, value) -> None:
 
 
 def _check_seed(axis: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise OffSimError(f"grid axis {axis}: {value!r} is not an integer")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise OffSimError(f"grid axis {axis}: {value!r} is not an integer ≥ 0")
 
 
 AXES = {

@@ -67,7 +67,8 @@ class TrialConfig:
 
     def __post_init__(self) -> None:
         check_types(self, "trial config")
-        check_fields(self, {"n": self.n > 0}, "trial config", {"n": "must be positive"})
+        check_fields(self, {"n": self.n > 0, "seed": self.seed >= 0}, "trial config",
+                     {"n": "must be positive", "seed": "must be ≥ 0"})
         if self.diverse == self.expert:
             raise OffSimError(f"invalid trial config: expert and diverse are both {self.expert!r}; OffSim+ needs "
                               "two different datasets")

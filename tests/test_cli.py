@@ -106,6 +106,10 @@ def test_unwritable_output_and_store(tmp_path):
 def test_usage_errors_are_one_line(tmp_path):
     assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--steps", "-5", "--dataset-id", "a/b-v0"),
                           "--steps", "positive")
+    assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--steps", "many", "--dataset-id", "a/b-v0"),
+                          "argument --steps: must be a positive integer, got many")
+    assert_one_line_error(run_cli("data", "export", "--expert", "hopper-random", "--seed", "-1", "--out", "x.npz"),
+                          "argument --seed: must be an integer ≥ 0, got -1")
     assert_one_line_error(run_cli("data", "collect", "--env", "NoSuchEnv-v0", "--steps", "5", "--dataset-id", "a/b-v0",
                                   data_root=tmp_path), "unknown env NoSuchEnv-v0")
     assert_one_line_error(run_cli("data", "collect", "--env", "Hopper-v5", "--policy", "genius", "--dataset-id",

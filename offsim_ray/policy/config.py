@@ -90,7 +90,7 @@ class PolicyConfig:
             "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
             "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
-            **{name: getattr(self, name) in values for name, values in CHOICES.items()},
+            "seed": self.seed >= 0, **{name: getattr(self, name) in values for name, values in CHOICES.items()},
         }
         check_fields(self, checks, "policy config",
                      {name: choice_hint(name, values) for name, values in CHOICES.items()})
@@ -173,7 +173,7 @@ class ExpertConfig:
                   "hidden": self.hidden > 0, "batch_size": self.batch_size > 0, "lr": self.lr > 0,
                   "gamma": 0 < self.gamma <= 1, "tau": 0 < self.tau <= 1,
                   "learning_starts": self.learning_starts >= self.batch_size, "num_envs": self.num_envs > 0,
-                  "eval_episodes": self.eval_episodes > 0}
+                  "eval_episodes": self.eval_episodes > 0, "seed": self.seed >= 0}
         check_fields(self, checks, "expert config")
 
     @property

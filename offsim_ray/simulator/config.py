@@ -40,6 +40,7 @@ class SimConfig:
             "transition_layers": self.transition_layers >= 2, "reward_layers": self.reward_layers >= 2,
             "holdout_fraction": 0 < self.holdout_fraction < 1, "eval_every": self.eval_every > 0,
             "reward_scale": self.reward_scale > 0, "hinge_on": self.hinge_on in ("data", "model"),
+            "seed": self.seed >= 0,
         }
         check_fields(self, checks, "simulator config", {"margin": "m must be ≥ 0",
                                                         "steps": "a fit needs warmup_steps + steps > 0"})

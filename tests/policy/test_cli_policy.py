@@ -56,6 +56,7 @@ def test_train_rejects_an_unsupported_algorithm(tmp_path):
     ("expert: [unclosed\n", "not valid YAML"),
     ("expert: hopper-expert\nout: OUT\nn: lots\n", "invalid trial config: n='lots' (not int)"),
     ("expert: hopper-expert\nout: OUT\nseed: abc\n", "seed='abc' (not int)"),
+    ("expert: hopper-expert\nout: OUT\nseed: -3\n", "invalid trial config: seed=-3 (must be ≥ 0)"),
     ("expert: hopper-expert\nout: OUT\nsim: 5\n", "sim=5 (not dict)"),
     ("expert: [x]\nout: OUT\n", "expert=['x'] (not str)"),
     ("expert: hopper-expert\nout: OUT\nsim: {margin: big}\n", "invalid simulator config: margin='big' (not float)"),
