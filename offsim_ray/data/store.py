@@ -162,6 +162,8 @@ class DatasetStore:
 def exclusive(lock_file: Path) -> Iterator[None]:
     """Holds an advisory lock on `lock_file`: concurrent processes make a shared thing (a dataset, a
     simulator, a trial) once; the others wait and then reuse it."""
+    if lock_file.parent.exists() and not lock_file.parent.is_dir():
+        raise OffSimError(f"{lock_file.parent} is a file, not a folder")
     try:
         lock_file.parent.mkdir(parents=True, exist_ok=True)
         lock = open(lock_file, "w")

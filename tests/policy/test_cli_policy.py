@@ -95,6 +95,13 @@ def test_evaluate_rejects_a_directory_without_a_policy(tmp_path):
     assert_one_line_error(run_cli("evaluate", str(tmp_path)), "holds no trained policy")
 
 
+def test_train_refuses_a_file_as_its_trial_directory(tmp_path):
+    (tmp_path / "notes").write_text("keep me")
+    result = run_cli("train", "--expert", "hopper-expert", "--preset", "smoke", "--out", str(tmp_path / "notes"))
+    assert_one_line_error(result, f"{tmp_path / 'notes'} is a file, not a folder")
+    assert (tmp_path / "notes").read_text() == "keep me"
+
+
 def test_train_refuses_a_corrupt_trial_record_and_an_unknown_dataset_leaves_none(tmp_path, trial_data):
     data_root, expert = trial_data
     (tmp_path / "run").mkdir()
