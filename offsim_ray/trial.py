@@ -237,7 +237,7 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     from offsim_ray.data import DatasetStore, dataset_reference, training_transitions
     from offsim_ray.evaluation import evaluate
     from offsim_ray.policy.artifact import Policy
-    from offsim_ray.policy.progress import read_progress
+    from offsim_ray.policy.progress import STATE, read_progress
     from offsim_ray.simulator.simulator import action_bounds
 
     resolved = config.resolved()
@@ -259,8 +259,6 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     trainer = TRAINERS[policy_config.algo]
     artifact, simulator, metrics = prepared_simulator(config, trainer, data, store, progress)
     workdir = out / "training"
-    if not trainer.resumes:
-        shutil.rmtree(workdir, ignore_errors=True)
     if progress:
         note_if_busy()
     module, last = trainer.train(TrainingContext(data, policy_config, low, high, workdir, artifact, simulator,
@@ -282,6 +280,7 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
                     "trial/env_id": data.env_id, "trial/seed": config.seed,
                     **({"trial/simulator": artifact.name} if artifact else {})})
     write_json(out / "metrics.json", metrics)
+    shutil.rmtree(workdir / STATE, ignore_errors=True)  # a finished trial never resumes; its model rows take ~50 MB
     if progress:
         print(f"{config.algo} on {data.name}: real-env return {metrics['eval/return_mean']:.1f} "
               f"± {metrics['eval/return_std']:.1f}, normalised score {metrics['eval/normalized_score']:.1f}",

@@ -133,17 +133,15 @@ def _replay_batch(replay: FlatReplay, n: int, device: str) -> Batch:
 
 def _save(workdir: Path, iteration: int, learner: ActorCritic, replay: FlatReplay) -> None:
     def write(folder: Path) -> None:
-        torch.save({"module": learner.module.state_dict(), "optimiser": learner.optimiser.state_dict(),
-                    "torch_rng": torch.get_rng_state()}, folder / "learner.pt")
+        torch.save({**learner.state_dict(), "torch_rng": torch.get_rng_state()}, folder / "learner.pt")
         replay.save(folder / "replay.npz")
 
     save_checkpoint(workdir, CHECKPOINT, iteration, write)
 
 
 def _restore(workdir: Path, learner: ActorCritic, replay: FlatReplay) -> None:
-    state = torch.load(workdir / CHECKPOINT / "learner.pt", map_location=learner.config.device)
-    learner.module.load_state_dict(state["module"])
-    learner.optimiser.load_state_dict(state["optimiser"])
+    state = torch.load(workdir / CHECKPOINT / "learner.pt", map_location="cpu")  # RNG states stay on the host
+    learner.load_state_dict(state)
     torch.set_rng_state(state["torch_rng"])
     replay.load(workdir / CHECKPOINT / "replay.npz")
 
@@ -170,7 +168,7 @@ def train_expert(config: ExpertConfig, workdir: str | os.PathLike, progress: boo
             print(f"resuming {label} from iteration {done} ({workdir / CHECKPOINT})", file=sys.stderr)
     if progress:
         note_if_busy()
-    with ProgressLog(workdir, label, config.iterations, progress) as log:
+    with ProgressLog(workdir, label, config.iterations, progress, done=done) as log:
         while replay.size < config.learning_starts:  # uniform-random warm-up (once: the replay is kept)
             env.step(env.random_actions(), replay)
         for iteration in range(done + 1, config.iterations + 1):

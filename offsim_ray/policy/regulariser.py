@@ -51,6 +51,12 @@ class StateActionPairs:
         index = torch.randint(0, len(self.obs), (n,), generator=self._generator, device=self.obs.device)
         return self.obs[index], self.actions[index]
 
+    def state_dict(self) -> dict:
+        return {"generator": self._generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._generator.set_state(state["generator"])
+
 
 class ExpertRegularised:
     """Learner mixin: the expert pairs of the simulator's data, for eq. (9); none in a real env

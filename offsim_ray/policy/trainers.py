@@ -35,7 +35,6 @@ class TrainingContext:
 class Trainer:
     function: str          # "module:function" taking a TrainingContext
     simulator: str | None  # "offsim": the OffSim(+) simulator; "dynamics": T_θ fit by likelihood alone; None
-    resumes: bool          # True: resumes from its checkpoints; False: an interrupted run starts over
 
     def train(self, context: TrainingContext):
         module, _, name = self.function.partition(":")
@@ -43,11 +42,11 @@ class Trainer:
 
 
 TRAINERS = {
-    "sac": Trainer("offsim_ray.policy.rllib.training:train_in_simulator", "offsim", True),
-    "ddpg": Trainer("offsim_ray.policy.rllib.training:train_in_simulator", "offsim", True),
-    "ppo": Trainer("offsim_ray.policy.rllib.training:train_in_simulator", "offsim", True),
-    "bc": Trainer("offsim_ray.policy.baselines.bc:train_bc", None, False),
-    "clare": Trainer("offsim_ray.policy.baselines.clare:train", "dynamics", False),
-    "mlirl": Trainer("offsim_ray.policy.baselines.mlirl:train", "dynamics", False),
-    "iqlearn": Trainer("offsim_ray.policy.baselines.iqlearn:train", None, False),
+    "sac": Trainer("offsim_ray.policy.rllib.training:train_in_simulator", "offsim"),
+    "ddpg": Trainer("offsim_ray.policy.rllib.training:train_in_simulator", "offsim"),
+    "ppo": Trainer("offsim_ray.policy.rllib.training:train_in_simulator", "offsim"),
+    "bc": Trainer("offsim_ray.policy.baselines.bc:train_bc", None),
+    "clare": Trainer("offsim_ray.policy.baselines.clare:train", "dynamics"),
+    "mlirl": Trainer("offsim_ray.policy.baselines.mlirl:train", "dynamics"),
+    "iqlearn": Trainer("offsim_ray.policy.baselines.iqlearn:train", None),
 }

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from offsim_ray.errors import OffSimError
 from tests.harness import run_cli
@@ -87,6 +88,9 @@ def test_baseline_logs_every_iteration_with_its_own_hyper_parameters(trials, alg
     assert [row["iteration"] for row in rows] == list(range(1, policy.iterations + 1))
     assert any(key.startswith("irl/") for key in rows[-1]) and list((training / "tensorboard").glob("events.*"))
     assert metrics["policy/alpha"] == pytest.approx(policy.initial_alpha, rel=0.5)
+    # checkpointed while it trained (the resume test below), its checkpoint gone once the trial finished
+    assert json.loads((training / "progress.json").read_text()) == {"iteration": policy.iterations}
+    assert not (training / "trainer").exists() and metrics["policy/resumed_from"] == 0
 
 
 def test_model_based_baselines_share_one_maximum_likelihood_ensemble(trials):
@@ -155,6 +159,44 @@ def test_interrupted_training_resumes_from_its_checkpoint(local_ray, trials, tmp
     assert [row["iteration"] for row in rows] == [1, 2, 3, 4]
     assert last["policy/updates"] == 4 * policy.updates_per_iteration
     assert json.loads((tmp_path / "progress.json").read_text()) == {"iteration": 4}
+
+
+def plain_torch_training(config, iterations: int, workdir: Path):
+    """The trial's own trainer, data and simulator, run for `iterations` in `workdir`, checkpointing every 2."""
+    from offsim_ray.data import DatasetStore, training_transitions
+    from offsim_ray.policy.trainers import TRAINERS, TrainingContext
+    from offsim_ray.simulator.simulator import action_bounds
+    from offsim_ray.trial import prepared_simulator
+
+    store = DatasetStore.from_env(config.data_root)
+    data = training_transitions(config.expert, None, config.n, config.seed, store, download=False)
+    trainer = TRAINERS[config.algo]
+    artifact, simulator, _ = prepared_simulator(config, trainer, data, store, progress=False)
+    policy = config.policy_config().with_(iterations=iterations, checkpoint_every=2)
+    return trainer.train(TrainingContext(data, policy, *action_bounds(data), workdir, artifact, simulator,
+                                         progress=False))
+
+
+@pytest.mark.parametrize("algo", ("bc", *BASELINES))
+def test_an_interrupted_plain_torch_trainer_resumes_to_the_uninterrupted_result(trials, tmp_path, algo):
+    """Four iterations straight, against two, a kill once a third was logged, and a restart asked for four:
+    the restart restores the checkpoint of iteration 2, logs 3 and 4 once each, and ends with the same
+    weights and metrics to the last bit."""
+    config, _ = trials[algo]
+    straight, straight_last = plain_torch_training(config, 4, tmp_path / "straight")
+    killed = tmp_path / "killed"
+    plain_torch_training(config, 2, killed)
+    with open(killed / "progress.jsonl", "a") as log:  # iteration 3's row, logged before the kill
+        log.write(json.dumps({"iteration": 3, "policy/updates": -1.0}) + "\n")
+    resumed, resumed_last = plain_torch_training(config, 4, killed)
+    rows = [json.loads(line) for line in (killed / "progress.jsonl").read_text().splitlines()]
+    expected = [json.loads(line) for line in (tmp_path / "straight" / "progress.jsonl").read_text().splitlines()]
+    assert [row["iteration"] for row in rows] == [1, 2, 3, 4]
+    drop_seconds = lambda row: {k: v for k, v in row.items() if k not in ("policy/seconds", "policy/resumed_from")}  # noqa: E731
+    assert [drop_seconds(row) for row in rows] == [drop_seconds(row) for row in expected]
+    assert resumed_last["policy/resumed_from"] == 2 and straight_last["policy/resumed_from"] == 0
+    for key, tensor in straight.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], tensor), key
 
 
 @pytest.mark.parametrize("algo", RL_ALGOS)

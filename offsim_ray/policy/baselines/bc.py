@@ -4,15 +4,13 @@ observations) fit to all the (s, a) rows of the data, as the paper's BC on a mix
 
 from __future__ import annotations
 
-import time
-
 import torch
 from ray.rllib.core.rl_module.rl_module import RLModule
 
 from offsim_ray.policy.actor_critic import build_module
 from offsim_ray.policy.regulariser import StateActionPairs, expert_loss
 from offsim_ray.policy.trainers import TrainingContext
-from offsim_ray.policy.progress import ProgressLog
+from offsim_ray.policy.progress import Iterations
 
 
 def train_bc(context: TrainingContext) -> tuple[RLModule, dict]:
@@ -23,16 +21,13 @@ def train_bc(context: TrainingContext) -> tuple[RLModule, dict]:
                           obs=data.obs).to(config.device)
     pairs = StateActionPairs(data, context.low, context.high, config.action_clip, config.device, config.seed)
     optimizer = torch.optim.Adam(module.actor.parameters(), config.actor_lr)
-    started, row = time.perf_counter(), {}
-    with ProgressLog(context.workdir, "bc", config.iterations, context.progress, context.report) as log:
-        for iteration in range(1, config.iterations + 1):
+    with Iterations(context, "bc", {"module": module, "optimiser": optimizer, "pairs": pairs}) as run:
+        for iteration in run:
             for _ in range(config.updates_per_iteration):
                 obs, actions = pairs.sample(config.batch_size)
                 loss = expert_loss(module, obs, actions, config.expert_loss, 1.0, config.action_clip)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            row = {"iteration": iteration, "policy/updates": iteration * config.updates_per_iteration,
-                   "policy/seconds": time.perf_counter() - started, f"policy/bc_{config.expert_loss}": loss.item()}
-            log.write(row)
-    return module.eval(), row
+            run.write(iteration, {f"policy/bc_{config.expert_loss}": loss.item()})
+    return module.eval(), run.last

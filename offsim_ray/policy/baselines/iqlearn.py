@@ -23,13 +23,11 @@ the authors' Hopper form scored 18.3 against 67.2 (seed 0). `iq_value: v0` with 
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 from offsim_ray.policy.baselines.offline import ActorCritic, DataRows
 from offsim_ray.policy.trainers import TrainingContext
-from offsim_ray.policy.progress import ProgressLog
+from offsim_ray.policy.progress import GeneratorState, Iterations
 
 
 def implicit_reward(q: torch.Tensor, v_next: torch.Tensor, done: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -52,9 +50,8 @@ def train(context: TrainingContext):
     rows = DataRows(data, low, high, config.action_clip, config.device)
     actor_critic = ActorCritic(config, data.obs_dim, low, high, critics=1, data=data)
     module, gamma = actor_critic.module, config.gamma
-    started, row = time.perf_counter(), {}
-    with ProgressLog(context.workdir, "iqlearn", config.iterations, context.progress, context.report) as log:
-        for iteration in range(1, config.iterations + 1):
+    with Iterations(context, "iqlearn", {"actor_critic": actor_critic, "generator": GeneratorState(generator)}) as run:
+        for iteration in run:
             for _ in range(config.updates_per_iteration):
                 expert = rows.sample(config.batch_size, generator, expert_only=True)
                 occupancy = rows.sample(config.batch_size, generator)
@@ -74,8 +71,6 @@ def train(context: TrainingContext):
                     penalised = torch.cat([reward, implicit_reward(q_rows, v_next, rows.terminated[occupancy], gamma)])
                 loss = inverse_soft_q_loss(reward, penalised, initial, config.chi2)
                 metrics = actor_critic.step(loss, rows.obs[expert])
-            row = {"iteration": iteration, "policy/updates": iteration * config.updates_per_iteration,
-                   "policy/seconds": time.perf_counter() - started, **metrics, "policy/q_mean": q.mean().item(),
-                   "irl/implicit_reward_expert": reward.mean().item()}
-            log.write(row)
-    return module.eval(), row
+            run.write(iteration, {**metrics, "policy/q_mean": q.mean().item(),
+                                  "irl/implicit_reward_expert": reward.mean().item()})
+    return module.eval(), run.last

@@ -14,7 +14,6 @@ Each iteration:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +25,7 @@ from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.baselines.offline import ActorCritic, Batch, DataRows
 from offsim_ray.policy.trainers import TrainingContext
-from offsim_ray.policy.progress import ProgressLog
+from offsim_ray.policy.progress import GeneratorState, Iterations
 from offsim_ray.simulator.simulator import Simulator
 
 
@@ -93,8 +92,8 @@ def rollout(module, simulator: Simulator, starts: torch.Tensor, horizon: int, ge
 class ModelBuffer:
     """The latest `capacity` model rows, first in first out."""
 
-    def __init__(self, capacity: int):
-        self.capacity = capacity
+    def __init__(self, capacity: int, device: str):
+        self.capacity, self.device = capacity, device
         self.rows: Rollout | None = None
 
     def add(self, rows: Rollout) -> None:
@@ -105,6 +104,12 @@ class ModelBuffer:
     def sample(self, n: int, generator: torch.Generator) -> Rollout:
         return self.rows.take(torch.randint(0, len(self.rows), (n,), generator=generator,
                                             device=self.rows.obs.device))
+
+    def state_dict(self) -> dict:
+        return {} if self.rows is None else {name: getattr(self.rows, name) for name in Rollout.FIELDS}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rows = Rollout(*(state[name].to(self.device) for name in Rollout.FIELDS)) if state else None
 
 
 class RewardModel(nn.Module):
@@ -161,11 +166,12 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
     reward = method.build_reward(simulator, config).to(device)
     reward_opt = torch.optim.Adam(reward.parameters(), lr=config.reward_lr, weight_decay=method.weight_decay)
     prepared = method.prepare(rows, simulator, config)
-    buffer = ModelBuffer(config.replay_capacity)
+    buffer = ModelBuffer(config.replay_capacity, device)
     n_real = int(round(config.batch_size * config.real_ratio))
-    started, row = time.perf_counter(), {}
-    with ProgressLog(context.workdir, method.name, config.iterations, context.progress, context.report) as log:
-        for iteration in range(1, config.iterations + 1):
+    parts = {"actor_critic": actor_critic, "reward": reward, "reward_optimiser": reward_opt, "buffer": buffer,
+             "generator": GeneratorState(generator)}
+    with Iterations(context, method.name, parts) as run:
+        for iteration in run:
             starts = rows.obs[rows.sample(config.rollout_starts, generator, method.starts_from_expert)]
             model_rows = rollout(actor_critic.module, simulator, starts, config.horizon, generator, config.termination)
             buffer.add(model_rows)
@@ -189,8 +195,6 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
                 reward_opt.zero_grad()
                 loss.backward()
                 reward_opt.step()
-            row = {"iteration": iteration, "policy/updates": iteration * config.updates_per_iteration,
-                   "policy/seconds": time.perf_counter() - started, **policy_metrics, **reward_metrics,
-                   "irl/model_uncertainty": model_rows.uncertainty.mean().item(), **prepared}
-            log.write(row)
-    return actor_critic.module.eval(), row
+            run.write(iteration, {**policy_metrics, **reward_metrics,
+                                  "irl/model_uncertainty": model_rows.uncertainty.mean().item(), **prepared})
+    return actor_critic.module.eval(), run.last

@@ -81,6 +81,17 @@ class ActorCritic:
             self.expert = StateActionPairs(data.of_source(EXPERT), low, high, config.action_clip, config.device,
                                            config.seed)
 
+    def state_dict(self) -> dict:
+        """The module, the optimiser and the expert pairs' sampling state (a checkpoint's part)."""
+        state = {"module": self.module.state_dict(), "optimiser": self.optimiser.state_dict()}
+        return state if self.expert is None else {**state, "expert_pairs": self.expert.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["module"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        if self.expert is not None:
+            self.expert.load_state_dict(state["expert_pairs"])
+
     def update(self, critic_loss: torch.Tensor, actor_obs: torch.Tensor) -> dict[str, torch.Tensor]:
         """One gradient step of `critic_loss` plus the SAC actor and temperature losses on `actor_obs`,
         then the Polyak step of the target critics; metrics stay tensors (no host sync per step)."""

@@ -59,7 +59,7 @@ def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progre
         if progress:
             print(f"resuming {label} from iteration {done} ({workdir / 'algorithm'})", file=sys.stderr)
     row = {}
-    with ProgressLog(workdir, label, config.iterations, progress, report) as log:
+    with ProgressLog(workdir, label, config.iterations, progress, report, done) as log:
         for iteration in range(done + 1, config.iterations + 1):
             started = time.perf_counter()
             result = algo.train()
