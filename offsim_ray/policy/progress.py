@@ -107,7 +107,7 @@ class GeneratorState:
 class Iterations:
     """A plain-torch trainer's iterations, resumed where its checkpoint left off: `parts` (name -> an object
     with state_dict() and load_state_dict(): modules, optimisers, generators, buffers) and torch's global
-    RNG are saved every `checkpoint_every` iterations and at the last, so a resumed run learns exactly what
+    RNGs are saved every `checkpoint_every` iterations and at the last, so a resumed run learns exactly what
     an uninterrupted one does. `for iteration in run:` gives the iterations still to do; `run.write(iteration,
     metrics)` logs a row with the updates and the seconds so far; `run.last` is the final row."""
 
@@ -123,6 +123,8 @@ class Iterations:
             for name, part in self.parts.items():
                 part.load_state_dict(state[name])
             torch.set_rng_state(state["torch_rng"])
+            if "cuda_rng" in state:
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
             if self.context.progress:
                 print(f"resuming {self.label} from iteration {self.done} ({self.workdir / STATE})", file=sys.stderr)
         self.seconds, self.started = seconds_at(self.workdir, self.done), time.perf_counter()
@@ -143,6 +145,8 @@ class Iterations:
         if iteration % self.config.checkpoint_every == 0 or iteration == self.config.iterations:
             state = {name: part.state_dict() for name, part in self.parts.items()}
             state["torch_rng"] = torch.get_rng_state()
+            if torch.cuda.is_initialized():  # the actor samples on the learner's device
+                state["cuda_rng"] = torch.cuda.get_rng_state_all()
             save_checkpoint(self.workdir, STATE, iteration, lambda folder: torch.save(state, folder / "state.pt"))
 
     @property
