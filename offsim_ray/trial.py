@@ -118,7 +118,8 @@ class TrialConfig:
         known_fields(cls, d, "trial config")
         missing = sorted({"expert", "out"} - set(d))
         if missing:
-            raise OffSimError(f"trial config needs {' and '.join(missing)}")
+            raise OffSimError(f"trial config needs {' and '.join(missing)} (" +
+                              ", ".join(f"--{name} or `{name}:` in the YAML file" for name in missing) + ")")
         return cls(**d)
 
 
