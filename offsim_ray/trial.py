@@ -281,7 +281,7 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
                     "trial/env_id": data.env_id, "trial/seed": config.seed,
                     **({"trial/simulator": artifact.name} if artifact else {})})
     write_json(out / "metrics.json", metrics)
-    shutil.rmtree(workdir / STATE, ignore_errors=True)  # a finished trial never resumes; its model rows take ~50 MB
+    shutil.rmtree(workdir / STATE, ignore_errors=True)  # never resumed now; CLARE's is 54 MB (docs/policy.md)
     if progress:
         print(f"{config.algo} on {data.name}: real-env return {metrics['eval/return_mean']:.1f} "
               f"± {metrics['eval/return_std']:.1f}, normalised score {metrics['eval/normalized_score']:.1f}",

@@ -36,7 +36,8 @@ from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import ExpertConfig
 from offsim_ray.policy.baselines.offline import ActorCritic, Batch, floats
 from offsim_ray.policy.replay import FlatReplay
-from offsim_ray.policy.progress import ProgressLog, read_progress, save_checkpoint, saved_iteration, seconds_at
+from offsim_ray.policy.progress import (ProgressLog, read_progress, restore_rng_states, save_checkpoint,
+                                        saved_iteration, seconds_at, with_rng_states)
 from offsim_ray.threads import note_if_busy
 
 MEDIUM_RANGE = (1 / 3, 1 / 2)   # medium return / expert return
@@ -133,7 +134,7 @@ def _replay_batch(replay: FlatReplay, n: int, device: str) -> Batch:
 
 def _save(workdir: Path, iteration: int, learner: ActorCritic, replay: FlatReplay) -> None:
     def write(folder: Path) -> None:
-        torch.save({**learner.state_dict(), "torch_rng": torch.get_rng_state()}, folder / "learner.pt")
+        torch.save(with_rng_states(learner.state_dict()), folder / "learner.pt")
         replay.save(folder / "replay.npz")
 
     save_checkpoint(workdir, CHECKPOINT, iteration, write)
@@ -142,7 +143,7 @@ def _save(workdir: Path, iteration: int, learner: ActorCritic, replay: FlatRepla
 def _restore(workdir: Path, learner: ActorCritic, replay: FlatReplay) -> None:
     state = torch.load(workdir / CHECKPOINT / "learner.pt", map_location="cpu")  # RNG states stay on the host
     learner.load_state_dict(state)
-    torch.set_rng_state(state["torch_rng"])
+    restore_rng_states(state)
     replay.load(workdir / CHECKPOINT / "replay.npz")
 
 

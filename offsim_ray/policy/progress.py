@@ -91,6 +91,22 @@ def seconds_at(workdir: Path, iteration: int) -> float:
     return next((r["policy/seconds"] for r in read_progress(workdir) if r["iteration"] == iteration), 0.0)
 
 
+def with_rng_states(state: dict) -> dict:
+    """`state` and torch's global RNG states: the CPU's, and the GPUs' once CUDA is in use (the actor
+    samples on the learner's device)."""
+    rng = {"torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_initialized():
+        rng["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return {**state, **rng}
+
+
+def restore_rng_states(state: dict) -> None:
+    """Puts back the RNG states `with_rng_states` saved in `state`."""
+    torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
 class GeneratorState:
     """A torch.Generator with the state_dict() / load_state_dict() of the other parts of a checkpoint."""
 
@@ -122,9 +138,7 @@ class Iterations:
             state = torch.load(self.workdir / STATE / "state.pt", map_location="cpu")
             for name, part in self.parts.items():
                 part.load_state_dict(state[name])
-            torch.set_rng_state(state["torch_rng"])
-            if "cuda_rng" in state:
-                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            restore_rng_states(state)
             if self.context.progress:
                 print(f"resuming {self.label} from iteration {self.done} ({self.workdir / STATE})", file=sys.stderr)
         self.seconds, self.started = seconds_at(self.workdir, self.done), time.perf_counter()
@@ -143,10 +157,7 @@ class Iterations:
                       "policy/seconds": self.seconds + time.perf_counter() - self.started, **metrics}
         self.log.write(self._last)
         if iteration % self.config.checkpoint_every == 0 or iteration == self.config.iterations:
-            state = {name: part.state_dict() for name, part in self.parts.items()}
-            state["torch_rng"] = torch.get_rng_state()
-            if torch.cuda.is_initialized():  # the actor samples on the learner's device
-                state["cuda_rng"] = torch.cuda.get_rng_state_all()
+            state = with_rng_states({name: part.state_dict() for name, part in self.parts.items()})
             save_checkpoint(self.workdir, STATE, iteration, lambda folder: torch.save(state, folder / "state.pt"))
 
     @property

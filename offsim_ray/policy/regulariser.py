@@ -42,20 +42,14 @@ class StateActionPairs:
     def __init__(self, data: Transitions, low, high, clip: float, device: str, seed: int):
         self.obs = torch.as_tensor(np.array(data.obs), device=device)
         self.actions = torch.as_tensor(normalise_actions(data.action, low, high, clip), device=device)
-        self._generator = torch.Generator(device=device).manual_seed(seed)
+        self.generator = torch.Generator(device=device).manual_seed(seed)
 
     def __len__(self) -> int:
         return len(self.obs)
 
     def sample(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        index = torch.randint(0, len(self.obs), (n,), generator=self._generator, device=self.obs.device)
+        index = torch.randint(0, len(self.obs), (n,), generator=self.generator, device=self.obs.device)
         return self.obs[index], self.actions[index]
-
-    def state_dict(self) -> dict:
-        return {"generator": self._generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._generator.set_state(state["generator"])
 
 
 class ExpertRegularised:

@@ -10,7 +10,7 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 from offsim_ray.policy.actor_critic import build_module
 from offsim_ray.policy.regulariser import StateActionPairs, expert_loss
 from offsim_ray.policy.trainers import TrainingContext
-from offsim_ray.policy.progress import Iterations
+from offsim_ray.policy.progress import GeneratorState, Iterations
 
 
 def train_bc(context: TrainingContext) -> tuple[RLModule, dict]:
@@ -21,7 +21,7 @@ def train_bc(context: TrainingContext) -> tuple[RLModule, dict]:
                           obs=data.obs).to(config.device)
     pairs = StateActionPairs(data, context.low, context.high, config.action_clip, config.device, config.seed)
     optimizer = torch.optim.Adam(module.actor.parameters(), config.actor_lr)
-    with Iterations(context, "bc", {"module": module, "optimiser": optimizer, "pairs": pairs}) as run:
+    with Iterations(context, "bc", {"module": module, "optimiser": optimizer, "pairs": GeneratorState(pairs.generator)}) as run:
         for iteration in run:
             for _ in range(config.updates_per_iteration):
                 obs, actions = pairs.sample(config.batch_size)

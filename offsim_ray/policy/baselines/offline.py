@@ -13,6 +13,7 @@ import torch
 from offsim_ray.data.transitions import EXPERT, Transitions
 from offsim_ray.policy.actor_critic import actor_objective, build_module, soft_update, td_critic_loss
 from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.progress import GeneratorState
 from offsim_ray.policy.regulariser import StateActionPairs, expert_loss, normalise_actions
 
 
@@ -84,13 +85,15 @@ class ActorCritic:
     def state_dict(self) -> dict:
         """The module, the optimiser and the expert pairs' sampling state (a checkpoint's part)."""
         state = {"module": self.module.state_dict(), "optimiser": self.optimiser.state_dict()}
-        return state if self.expert is None else {**state, "expert_pairs": self.expert.state_dict()}
+        if self.expert is not None:
+            state["expert_pairs"] = GeneratorState(self.expert.generator).state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["module"])
         self.optimiser.load_state_dict(state["optimiser"])
         if self.expert is not None:
-            self.expert.load_state_dict(state["expert_pairs"])
+            GeneratorState(self.expert.generator).load_state_dict(state["expert_pairs"])
 
     def update(self, critic_loss: torch.Tensor, actor_obs: torch.Tensor) -> dict[str, torch.Tensor]:
         """One gradient step of `critic_loss` plus the SAC actor and temperature losses on `actor_obs`,
