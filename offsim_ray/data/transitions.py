@@ -13,7 +13,7 @@ EXPERT = 0
 DIVERSE = 1
 SOURCE_NAMES = {"expert": EXPERT, "diverse": DIVERSE}
 
-_ARRAYS = ("obs", "action", "next_obs", "terminated", "truncated", "source")
+_ARRAYS = ("obs", "action", "next_obs", "reward", "terminated", "truncated", "source")
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,14 @@ class NormStats:
 
 @dataclass(frozen=True)
 class Transitions:
-    """Row i is one transition (obs[i], action[i]) -> next_obs[i] from dataset `source[i]`."""
+    """Row i is one transition (obs[i], action[i]) -> next_obs[i] from dataset `source[i]`. reward[i] is the
+    dataset's recorded reward (NaN where unknown): the IRL methods learn without it, and only a baseline's
+    `true_reward` setting reads it."""
 
     obs: np.ndarray
     action: np.ndarray
     next_obs: np.ndarray
+    reward: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
     source: np.ndarray
@@ -166,7 +169,7 @@ def from_episodes(
     next_obs is the episode's observations shifted by one, so the final observation of each
     episode appears only as a next_obs.
     """
-    obs, action, next_obs, terminated, truncated = [], [], [], [], []
+    obs, action, next_obs, reward, terminated, truncated = [], [], [], [], [], []
     for episode in episodes:
         o = np.asarray(episode.observations)
         if o.dtype == object or o.ndim != 2:
@@ -180,6 +183,7 @@ def from_episodes(
         obs.append(o[:-1])
         next_obs.append(o[1:])
         action.append(np.asarray(episode.actions).reshape(steps, -1))
+        reward.append(np.asarray(episode.rewards, dtype=np.float32).reshape(steps))
         terminated.append(np.asarray(episode.terminations, dtype=bool))
         truncated.append(np.asarray(episode.truncations, dtype=bool))
     if not obs:
@@ -189,6 +193,7 @@ def from_episodes(
         obs=np.concatenate(obs).astype(np.float32),
         action=np.concatenate(action).astype(np.float32),
         next_obs=np.concatenate(next_obs).astype(np.float32),
+        reward=np.concatenate(reward),
         terminated=np.concatenate(terminated),
         truncated=np.concatenate(truncated),
         source=np.full(n, source, dtype=np.int8),

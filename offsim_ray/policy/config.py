@@ -61,6 +61,7 @@ class PolicyConfig:
     rollout_starts: int = 2000       # clare, mlirl: model rollouts of `horizon` steps started per iteration
     real_ratio: float = 0.0          # clare, mlirl: share of real data rows in each policy batch
     penalty: float = 0.0             # mlirl: λ of the uncertainty penalty r − λ·max_i‖σ_i(s, a)‖
+    true_reward: float = 0.0         # clare, mlirl: weight of the dataset's recorded reward added on real rows (ML-IRL's authors: 1; not IRL, measured)
     uncertainty_threshold: float = 0.5  # clare: normalised uncertainty below which data counts as reliable
     chi2: float = 0.5                # iqlearn: α of the χ² regulariser φ(x) = x − x²/(4α)
     iq_value: str = "value"          # iqlearn: eq. (10)'s initial-state term, "value" E_ρ[V(s) − γV(s')] or "v0" (1 − γ)·E_E[V(s)]
@@ -88,12 +89,14 @@ class PolicyConfig:
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
             "reward_batch": self.reward_batch > 0, "rollout_starts": self.rollout_starts > 0,
             "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
+            "true_reward": self.true_reward >= 0 and (self.true_reward == 0 or self.real_ratio > 0),
             "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
             "seed": self.seed >= 0, **{name: getattr(self, name) in values for name, values in CHOICES.items()},
         }
         check_fields(self, checks, "policy config",
-                     {name: choice_hint(name, values) for name, values in CHOICES.items()})
+                     {**{name: choice_hint(name, values) for name, values in CHOICES.items()},
+                      "true_reward": "must be ≥ 0, and > 0 only with real rows (real_ratio > 0)"})
 
     @property
     def hiddens(self) -> list[int]:

@@ -3,7 +3,7 @@
 Artifact layout (format version 1):
   meta.json   format version, env id, spaces, fingerprint of the data, dataset ids, resolved config
   weights.pt  state dicts of T_θ and r_φ, normalisation statistics included
-  data.npz    the (s, a, s', source) rows it was fit on and the held-out mask (start states, reports)
+  data.npz    the (s, a, s', source) rows it was fit on, their recorded rewards, the held-out mask (start states, reports)
   norm.json   the normalisation statistics, readable
   metrics.jsonl  the fit's metric history, also as TensorBoard events under tensorboard/
 """
@@ -217,6 +217,7 @@ class Simulator:
             arrays = np.load(path / "data.npz")
             data = Transitions(
                 obs=arrays["obs"], action=arrays["action"], next_obs=arrays["next_obs"],
+                reward=arrays["reward"] if "reward" in arrays else np.full(len(arrays["obs"]), np.nan, np.float32),
                 terminated=arrays["terminated"], truncated=arrays["truncated"], source=arrays["source"],
                 env_id=meta["env_id"], dataset_ids=tuple(meta["dataset_ids"]),
             )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from offsim_ray.data import DIVERSE, EXPERT, Transitions, load_transitions, mix
+from offsim_ray.data import DIVERSE, EXPERT, load_transitions, mix
 from offsim_ray.data.datasets import read_episodes
 from offsim_ray.errors import OffSimError
 from tests.harness import BENCH_IDS, COLLECTED
@@ -22,6 +24,7 @@ def test_next_obs_is_the_episode_shifted_by_one(store, dataset_id):
         np.testing.assert_allclose(t.obs[row : row + n], episode.observations[:-1], rtol=1e-6)
         np.testing.assert_allclose(t.next_obs[row : row + n], episode.observations[1:], rtol=1e-6)
         np.testing.assert_allclose(t.action[row : row + n], episode.actions, rtol=1e-6)
+        np.testing.assert_allclose(t.reward[row : row + n], episode.rewards, rtol=1e-6)
         assert (t.terminated[row : row + n] == episode.terminations).all()
         assert (t.truncated[row : row + n] == episode.truncations).all()
         # the episode ends on its last row, and only there
@@ -73,10 +76,7 @@ def test_mix_refuses_datasets_with_different_spaces(store):
     cheetah = load_transitions("local/halfcheetah/random-v0", store, "diverse")
     with pytest.raises(OffSimError, match="local/hopper/random-v0.*local/halfcheetah/random-v0.*different envs"):
         mix(hopper, cheetah, 100, 100, seed=0)
-    relabelled = Transitions(
-        cheetah.obs, cheetah.action, cheetah.next_obs, cheetah.terminated, cheetah.truncated,
-        cheetah.source, env_id="Hopper-v5", dataset_ids=cheetah.dataset_ids,
-    )
+    relabelled = dataclasses.replace(cheetah, env_id="Hopper-v5")
     with pytest.raises(OffSimError, match=r"different spaces: obs 11 vs 17, action 3 vs 6"):
         mix(hopper, relabelled, 100, 100, seed=0)
 

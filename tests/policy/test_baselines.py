@@ -3,11 +3,13 @@ rollouts CLARE and ML-IRL train on, and a reward step that moves the reward the 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from offsim_ray.data.transitions import DIVERSE, EXPERT, Transitions
+from offsim_ray.data.transitions import DIVERSE, EXPERT
 
 
 def test_clare_weights_move_the_pull_of_uncertain_expert_rows_to_reliable_rows():
@@ -67,8 +69,7 @@ def dynamics(trial_data, tmp_path_factory):
     data_root, dataset = trial_data
     data = training_transitions(dataset, None, 2000, 0, DatasetStore(data_root), download=False)
     source = np.where(np.arange(len(data)) < 1000, EXPERT, DIVERSE).astype(data.source.dtype)
-    data = Transitions(data.obs, data.action, data.next_obs, data.terminated, data.truncated, source,
-                       data.env_id, data.dataset_ids)
+    data = dataclasses.replace(data, source=source)
     simulator, _ = fit_simulator(data, preset("smoke").with_(warmup_steps=100, steps=0), progress=False)
     return data, simulator
 
@@ -136,3 +137,27 @@ def test_iqlearn_trains_with_the_authors_hopper_loss_too(dynamics, tmp_path):
         _, rows[name] = iqlearn.train(context)
         assert all(np.isfinite(v) for k, v in rows[name].items() if k.startswith(("policy/", "irl/")))
     assert rows["authors"]["policy/critic_loss"] != rows["default"]["policy/critic_loss"]  # the options reach the loss
+
+
+def test_mlirl_true_reward_reaches_the_real_rows_and_needs_recorded_rewards(dynamics, tmp_path):
+    from offsim_ray.errors import OffSimError
+    from offsim_ray.policy.baselines import mlirl
+    from offsim_ray.policy.config import preset
+    from offsim_ray.policy.trainers import TrainingContext
+
+    data, simulator = dynamics
+    box = np.ones(data.action_dim, dtype=np.float32)
+    config = preset("smoke", "mlirl").with_(iterations=2, real_ratio=0.5)
+    rows = {}
+    for weight in (0.0, 1.0):
+        context = TrainingContext(data, config.with_(true_reward=weight), -box, box, tmp_path / str(weight),
+                                  simulator=simulator, progress=False)
+        rows[weight] = mlirl.train(context)[1]
+    # Hopper's recorded rewards (about 1-3 a step) on half the rows: the critic learns higher values, with a larger error
+    assert rows[1.0]["policy/q_mean"] > rows[0.0]["policy/q_mean"]
+    assert rows[1.0]["policy/critic_loss"] > 2 * rows[0.0]["policy/critic_loss"], (rows[0.0], rows[1.0])
+    unrecorded = dataclasses.replace(data, reward=np.full(len(data), np.nan, np.float32))
+    context = TrainingContext(unrecorded, config.with_(true_reward=1.0), -box, box, tmp_path / "nan",
+                              simulator=simulator, progress=False)
+    with pytest.raises(OffSimError, match="true_reward needs the data's recorded rewards"):
+        mlirl.train(context)

@@ -222,6 +222,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"precision": "fp16"}, "precision is fp32 or bf16"),
     ({"entropy_target": 1.0}, "entropy_target=1.0"),
     ({"action_clip": 1.0}, "action_clip=1.0"),
+    ({"true_reward": 1.0}, "true_reward=1.0 (must be ≥ 0, and > 0 only with real rows (real_ratio > 0))"),
 ])
 def test_policy_config_rejects_bad_values(changes, fragment):
     from offsim_ray.policy import PolicyConfig

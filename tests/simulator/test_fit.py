@@ -63,6 +63,18 @@ def test_artifact_round_trip_gives_identical_outputs(fitted):
     assert any((path / "tensorboard").iterdir())
 
 
+def test_artifact_keeps_the_recorded_rewards_and_one_written_without_them_still_loads(fitted, tmp_path):
+    simulator, _, path = fitted
+    np.testing.assert_array_equal(Simulator.load(path).data.reward, simulator.data.reward)
+    assert np.isfinite(simulator.data.reward).all()
+    copy = shutil.copytree(path, tmp_path / "sim")
+    with np.load(copy / "data.npz") as f:
+        arrays = {name: f[name] for name in f.files if name != "reward"}
+    np.savez(copy / "data.npz", **arrays)
+    earlier = Simulator.load(copy)
+    assert earlier.fingerprint == simulator.fingerprint and np.isnan(earlier.data.reward).all()
+
+
 def test_other_format_version_is_refused(fitted, tmp_path):
     copy = shutil.copytree(fitted[2], tmp_path / "sim")
     meta = json.loads((copy / "meta.json").read_text())

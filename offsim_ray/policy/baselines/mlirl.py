@@ -23,6 +23,10 @@ dynamics fit (the quick preset's 2000 maximum-likelihood steps on 20k rows) give
 U ≈ 0.70, so λ = 5.9 charges about 4 a step, against a reward spread of 0.01–0.5: the policy lowers U
 instead of imitating and falls within 17 steps (−0.4 on Hopper expert data, seed 0); λ = 1 scored 22.9,
 31.7 and 7.9 on seeds 0–2 (docs/benchmarks.md, "Table 1 baselines").
+Deviation: the real rows' reward is r_θ(s, a) alone. The authors' implementation adds the dataset's recorded
+reward to it (and its model rows carry the penalty alone), so their policy also learns from the true reward, which
+an IRL method must not see; `true_reward: 1` does as they do. On Hopper expert data it scored 19.9 ± 10.0 (27.6,
+5.7, 26.3) against 20.8 ± 9.8 without (docs/benchmarks.md): not what holds ML-IRL back here.
 Deviation: SAC's entropy target −dim(A), OffSim's (theirs −dim(A)/2). Theirs scored 16.2 ± 7.6 (25.1, 6.5,
 17.1) on Hopper expert data against 20.8 ± 9.8, and −3·dim(A) (CLARE's) 14.3 ± 13.4: within one spread.
 """

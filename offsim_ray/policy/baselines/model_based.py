@@ -21,6 +21,7 @@ from torch import nn
 
 from offsim_ray.action_box import to_box
 from offsim_ray.data.termination import never_terminated, termination_fn
+from offsim_ray.errors import OffSimError
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.baselines.offline import ActorCritic, Batch, DataRows
@@ -162,6 +163,8 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
     device = config.device
     generator = torch.Generator(device=device).manual_seed(config.seed)
     rows = DataRows(data, low, high, config.action_clip, device)
+    if config.true_reward and not torch.isfinite(rows.rewards).all():
+        raise OffSimError(f"{data.name}: true_reward needs the data's recorded rewards, and some rows have none")
     actor_critic = ActorCritic(config, data.obs_dim, low, high, data=data)
     reward = method.build_reward(simulator, config).to(device)
     reward_opt = torch.optim.Adam(reward.parameters(), lr=config.reward_lr, weight_decay=method.weight_decay)
@@ -181,6 +184,8 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
                 with torch.no_grad():
                     r_model = reward(model.obs, model.actions) - method.penalty(model.uncertainty, config)
                     r_real = reward(rows.obs[real], rows.actions[real])
+                    if config.true_reward:  # never reads the recorded rewards otherwise (NaN where unknown)
+                        r_real = r_real + config.true_reward * rows.rewards[real]
                 batch = Batch.concat([Batch(model.obs, model.actions, r_model, model.next_obs, model.terminated),
                                       rows.batch(real, r_real)])
                 policy_metrics = actor_critic.sac_step(batch)

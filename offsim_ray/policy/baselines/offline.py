@@ -41,6 +41,7 @@ class DataRows:
             return torch.as_tensor(np.array(x), dtype=dtype, device=device)
 
         self.obs, self.next_obs = t(data.obs), t(data.next_obs)
+        self.rewards = t(data.reward)
         self.actions = t(normalise_actions(data.action, low, high, clip))
         self.terminated = t(data.terminated)
         self.expert = t(data.source == EXPERT, torch.bool)
