@@ -137,15 +137,15 @@ def fit(args: argparse.Namespace) -> None:
     check_replaceable(out)
     if args.device:
         check_device(args.device, "--device")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OffSimError(f"cannot create {out.parent}: {e.strerror or e}") from None
     overrides = {k: v for k, v in vars(args).items()
                  if k in ("alpha", "beta", "nll_weight", "margin", "reward_scale", "hinge_on", "device",
                           "steps", "warmup_steps") and v is not None}
     config = preset(args.preset).with_(seed=args.seed, margin_relative=args.margin_relative, **overrides)
     data = _training_data(args)
+    try:  # before the fit, once the data is known good: bad data leaves no folder
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OffSimError(f"cannot create {out.parent}: {e.strerror or e}") from None
     kind = "OffSim+" if args.diverse else "OffSim"
     print(f"fitting {kind} on {len(data)} transitions of {data.name} ({data.env_id}), preset {args.preset}",
           file=sys.stderr)
@@ -264,10 +264,6 @@ def experts_train(args: argparse.Namespace) -> None:
     values = {k: v for k, v in flags.items() if v is not None}
     config = ExpertConfig(**values)
     check_device(config.device, "--device")
-    try:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OffSimError(f"cannot create {args.out}: {e.strerror or e}") from None
     _quiet_ray()
     card = train_expert(config, args.out, progress=not args.no_progress)
     print(f"wrote {Path(args.out) / 'expert.npz'} (return {card['expert']['return_mean']:.1f}) and "

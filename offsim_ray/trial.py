@@ -221,15 +221,21 @@ def run_trial(config: TrialConfig, progress: bool = True, report=None, overwrite
     """Runs (or resumes, or reads back) the trial; `report(row)` gets each policy iteration's metrics;
     `overwrite` first removes what the trial folder holds, starting the trial afresh."""
     out = Path(config.out)
-    with exclusive(out / ".lock"):
-        for entry in out.iterdir() if overwrite else ():
-            if entry.name == ".lock":
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-        return _run_trial(config, out, progress, report)
+    made = next((folder for folder in reversed([out, *out.absolute().parents]) if not folder.exists()), None)
+    try:
+        with exclusive(out / ".lock"):
+            for entry in out.iterdir() if overwrite else ():
+                if entry.name == ".lock":
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            return _run_trial(config, out, progress, report)
+    except OffSimError:
+        if made and out.is_dir() and [entry.name for entry in out.iterdir()] == [".lock"]:  # refused before it wrote
+            shutil.rmtree(made)
+        raise
 
 
 def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:

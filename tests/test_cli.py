@@ -79,6 +79,10 @@ def test_spaces_differ(tmp_path):
                      "--n", "100", "--out", str(tmp_path / "x.npz"), data_root=root)
     assert_one_line_error(result, "different envs")
     assert not (tmp_path / "x.npz").exists()
+    result = run_cli("fit", "--expert", "hopper-random", "--diverse", "halfcheetah-random", "--preset", "smoke",
+                     "--out", str(tmp_path / "sims" / "s"), data_root=root)
+    assert_one_line_error(result, "different envs")
+    assert not (tmp_path / "sims").exists()  # refused before the fit: no folder left behind
 
 
 def test_n_larger_than_the_dataset(tmp_path):

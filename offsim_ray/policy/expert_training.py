@@ -151,12 +151,15 @@ def train_expert(config: ExpertConfig, workdir: str | os.PathLike, progress: boo
     """Trains (or resumes) an expert in `config.env`, then writes expert.npz, medium.npz and card.json.
     Returns the card."""
     workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    done = saved_iteration(workdir, CHECKPOINT)
+    env = RealEnv(config.env, config.num_envs, config.seed + done)  # a resumed run starts new episodes
+    try:  # once the env is known good: an unknown one leaves no folder
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OffSimError(f"cannot create {workdir}: {e.strerror or e}") from None
     _check_config(config, workdir)
     policy = config.policy()
     torch.manual_seed(config.seed)
-    done = saved_iteration(workdir, CHECKPOINT)
-    env = RealEnv(config.env, config.num_envs, config.seed + done)  # a resumed run starts new episodes
     learner = ActorCritic(policy, env.obs_dim, env.low, env.high)
     replay = FlatReplay(REPLAY_CAPACITY, env.obs_dim, env.action_dim, config.seed)
     info = {"env_id": config.env, "action_low": env.low.tolist(), "action_high": env.high.tolist()}

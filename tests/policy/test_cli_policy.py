@@ -68,7 +68,7 @@ def test_train_rejects_a_bad_config_file(tmp_path, text, fragment):
     config = tmp_path / "trial.yaml"
     config.write_text(text.replace("OUT", str(tmp_path / "out")))
     assert_one_line_error(run_cli("train", str(config)), fragment)
-    assert not (tmp_path / "out" / "trial.json").exists()
+    assert not (tmp_path / "out").exists()  # a refused trial leaves no folder behind
 
 
 def test_train_rejects_a_directory_that_is_no_simulator_artifact(tmp_path, trial_data):
@@ -111,7 +111,8 @@ def test_train_refuses_a_corrupt_trial_record_and_an_unknown_dataset_leaves_none
     result = run_cli("train", "--expert", "hopper-simple", "--data-root", data_root, "--offline",
                      "--out", str(tmp_path / "other"))
     assert_one_line_error(result, "hopper-simple")
-    assert not (tmp_path / "other" / "trial.json").exists()
+    assert not (tmp_path / "other").exists()
+    assert (tmp_path / "run" / "trial.json").read_text() == "{cut sho"  # a folder that was there stays as it was
 
 
 def test_train_drops_nonfinite_rows_when_asked_and_names_the_flag_otherwise(tmp_path):

@@ -113,3 +113,4 @@ def test_bad_expert_settings_are_one_line(tmp_path):
                           "cannot make env NoSuchEnv-v0")
     assert_one_line_error(run_cli("experts", "train", "--env", "Hopper-v5", "--out", str(tmp_path / "b"),
                                   "--batch-size", "512", "--learning-starts", "100"), "learning_starts=100")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # refused runs leave no folder
