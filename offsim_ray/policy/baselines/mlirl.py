@@ -26,7 +26,8 @@ instead of imitating and falls within 17 steps (−0.4 on Hopper expert data, se
 Deviation: the real rows' reward is r_θ(s, a) alone. The authors' implementation adds the dataset's recorded
 reward to it (and its model rows carry the penalty alone), so their policy also learns from the true reward, which
 an IRL method must not see; `true_reward: 1` does as they do. On Hopper expert data it scored 19.9 ± 10.0 (27.6,
-5.7, 26.3) against 20.8 ± 9.8 without (docs/benchmarks.md): not what holds ML-IRL back here.
+5.7, 26.3) against 20.8 ± 9.8 without, and 26.7 ± 12.1 against 17.8 ± 8.4 at 50k updates (docs/benchmarks.md):
+it helps with the budget, far from the published figure at ours.
 Deviation: SAC's entropy target −dim(A), OffSim's (theirs −dim(A)/2). Theirs scored 16.2 ± 7.6 (25.1, 6.5,
 17.1) on Hopper expert data against 20.8 ± 9.8, and −3·dim(A) (CLARE's) 14.3 ± 13.4: within one spread.
 """
