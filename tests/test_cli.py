@@ -35,6 +35,7 @@ def test_collect_info_list_export(tmp_path):
     assert export.returncode == 0, export.stderr
     arrays = np.load(out)
     assert arrays["obs"].shape == (1000, 11) and arrays["action"].shape == (1000, 3)
+    assert arrays["reward"].shape == (1000,) and np.isfinite(arrays["reward"]).all()
     assert np.bincount(arrays["source"]).tolist() == [500, 500]
     assert [p.name for p in out.parent.iterdir()] == ["mixed.npz"]
 
