@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from offsim_ray.errors import OffSimError, check_device
-from offsim_ray.files import check_replaceable, write_with
+from offsim_ray.files import check_replaceable, make_dir, write_with
 from offsim_ray.policy.config import ALGORITHMS, ExpertConfig
 from offsim_ray.simulator.config import PRESETS as SIM_PRESETS
 from offsim_ray.sweep import TRACKERS
@@ -142,10 +142,7 @@ def fit(args: argparse.Namespace) -> None:
                           "steps", "warmup_steps") and v is not None}
     config = preset(args.preset).with_(seed=args.seed, margin_relative=args.margin_relative, **overrides)
     data = _training_data(args)
-    try:  # before the fit, once the data is known good: bad data leaves no folder
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OffSimError(f"cannot create {out.parent}: {e.strerror or e}") from None
+    make_dir(out.parent)  # before the fit, once the data is known good: bad data leaves no folder
     kind = "OffSim+" if args.diverse else "OffSim"
     print(f"fitting {kind} on {len(data)} transitions of {data.name} ({data.env_id}), preset {args.preset}",
           file=sys.stderr)

@@ -27,6 +27,14 @@ def temp_dir(parent: str | os.PathLike, prefix: str) -> Path:
     return path
 
 
+def make_dir(path: str | os.PathLike) -> None:
+    """`path` and its parents, or an error naming the folder that could not be made."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OffSimError(f"cannot create {path}: {e.strerror or e}") from None
+
+
 def write_with(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """`write(tmp)` fills a temporary sibling of `path` (same suffix), which then replaces `path`."""
     path = Path(path)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import write_dir
+from offsim_ray.files import make_dir, write_dir
 from offsim_ray.tables import (ALGO_LABELS, BASELINE_LABELS, ENV_LABELS, RANKED_ACTIONS, K, Table, margin_label,
                                build_tables, load_curves, status_line)
 
@@ -312,10 +312,7 @@ def write_report(trials: pd.DataFrame, experiments: list[str | os.PathLike], out
 
     out = Path(out)
     _check_out(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OffSimError(f"cannot create {out.parent}: {e.strerror or e}") from None
+    make_dir(out.parent)
     plt = _plt()
     curves = load_curves(trials, experiments)
     folders = {Path(e).resolve().name: Path(e).resolve() for e in experiments}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import read_jsonl, write_with
+from offsim_ray.files import make_dir, read_jsonl, write_with
 from offsim_ray.simulator.fidelity import K
 
 RANKED_ACTIONS = ("expert", "noise01", "noise03", "random")  # Simulator.reward_rank's candidates, best first
@@ -281,10 +281,7 @@ def write_tables(trials: pd.DataFrame, out: str | os.PathLike) -> list[tuple[str
     """For each sweep in `trials`: <sweep>-trials.parquet (tidy), <table>-<preset>.{parquet,csv} per
     table and <sweep>.md with all of them; returns (status line, tables, markdown path) per sweep."""
     out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OffSimError(f"cannot create {out}: {e.strerror or e}") from None
+    make_dir(out)
     written = []
     for sweep, rows in trials.groupby("sweep", sort=False):
         rows = rows.reset_index(drop=True)

@@ -31,7 +31,7 @@ from offsim_ray.action_box import to_box
 from offsim_ray.data.collect import run_episodes
 from offsim_ray.data.experts import ExpertPolicy
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import write_json
+from offsim_ray.files import make_dir, write_json
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import ExpertConfig
 from offsim_ray.policy.baselines.offline import ActorCritic, Batch, floats
@@ -153,10 +153,7 @@ def train_expert(config: ExpertConfig, workdir: str | os.PathLike, progress: boo
     workdir = Path(workdir).resolve()
     done = saved_iteration(workdir, CHECKPOINT)
     env = RealEnv(config.env, config.num_envs, config.seed + done)  # a resumed run starts new episodes
-    try:  # once the env is known good: an unknown one leaves no folder
-        workdir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OffSimError(f"cannot create {workdir}: {e.strerror or e}") from None
+    make_dir(workdir)  # once the env is known good: an unknown one leaves no folder
     _check_config(config, workdir)
     policy = config.policy()
     torch.manual_seed(config.seed)
