@@ -45,7 +45,8 @@ def _absolute(path: str) -> str:
 # (section, name, value) of settings added after trials had been run, the value being what those trials ran
 # with: left out of a trial's resolved config, and so of its key, while at that value
 LATER_SETTINGS = ((None, "drop_nonfinite", False), ("policy", "precision", "fp32"), ("policy", "entropy_target", -1.0),
-                  ("policy", "action_clip", 0.99), ("policy", "true_reward", 0.0))
+                  ("policy", "action_clip", 0.99), ("policy", "true_reward", 0.0),
+                  ("policy", "reward", "learned"))
 
 
 @dataclass(frozen=True)

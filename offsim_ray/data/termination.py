@@ -46,9 +46,14 @@ def env_family(env_id: str) -> str:
     return env_id.split("-v")[0]
 
 
-def termination_fn(env_id: str) -> TerminationFn:
+def task_function(table: dict, env_id: str, what: str):
+    """`table`'s entry for `env_id`'s task, or a readable error naming the tasks it has."""
     try:
-        return TERMINATION_FNS[env_family(env_id)]
+        return table[env_family(env_id)]
     except KeyError:
-        known = ", ".join(sorted(TERMINATION_FNS))
-        raise OffSimError(f"no termination function for {env_id}; known: {known}") from None
+        known = ", ".join(sorted(table))
+        raise OffSimError(f"no {what} for {env_id}; known: {known}") from None
+
+
+def termination_fn(env_id: str) -> TerminationFn:
+    return task_function(TERMINATION_FNS, env_id, "termination function")

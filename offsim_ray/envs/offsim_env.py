@@ -2,7 +2,8 @@
 
 Episodes start from states sampled from the data the simulator was fit on (its expert rows by default;
 `start_states="all"` adds OffSim+'s diverse rows), step with T_θ, are
-rewarded r_φ(s, s') (+ `reward_shift`; on the ensemble's mean s' with `reward_on_mean`), and are truncated
+rewarded r_φ(s, s') (+ `reward_shift`; on the ensemble's mean s' with `reward_on_mean`; `reward="task"`: the
+task's own reward, an oracle that is not IRL), and are truncated
 after `horizon` steps (paper: 5-step rollouts). The task's termination function is applied when
 `termination=True`.
 """
@@ -20,18 +21,19 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from offsim_ray.data.task_reward import task_reward_fn
 from offsim_ray.data.termination import termination_fn
 from offsim_ray.data.transitions import EXPERT
-from offsim_ray.envs import START_STATES, VARIANCES
+from offsim_ray.envs import REWARDS, START_STATES, VARIANCES
 from offsim_ray.errors import OffSimError
 from offsim_ray.simulator.simulator import Simulator
 
 
 
-def value_bound(gamma: float, reward_shift: float) -> float | None:
+def value_bound(gamma: float, reward_shift: float, reward: str = "learned") -> float | None:
     """The largest |discounted return| a learned-env episode can have: r_φ lies in (−1, 1) (tanh), plus
-    `reward_shift`, for ever; None when γ = 1 leaves it unbounded."""
-    return (1.0 + abs(reward_shift)) / (1.0 - gamma) if gamma < 1 else None
+    `reward_shift`, for ever; None when γ = 1 or the task's reward leave it unbounded."""
+    return (1.0 + abs(reward_shift)) / (1.0 - gamma) if gamma < 1 and reward == "learned" else None
 
 
 @functools.lru_cache(maxsize=8)
@@ -43,13 +45,16 @@ class LearnedDynamics:
     """What both envs share: the simulator, the start states, spaces and the per-batch step."""
 
     def __init__(self, artifact: str | os.PathLike, horizon: int, variance: str, termination: bool, device: str,
-                 reward_on_mean: bool = True, reward_shift: float = 0.0, start_states: str = "expert"):
+                 reward_on_mean: bool = True, reward_shift: float = 0.0, start_states: str = "expert",
+                 reward: str = "learned"):
         if horizon <= 0:
             raise OffSimError(f"horizon must be a positive number of steps, got {horizon}")
         if variance not in VARIANCES:
             raise OffSimError(f"variance must be one of {', '.join(VARIANCES)}, got {variance!r}")
         if start_states not in START_STATES:
             raise OffSimError(f"start_states must be one of {', '.join(START_STATES)}, got {start_states!r}")
+        if reward not in REWARDS:
+            raise OffSimError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
         path = Path(artifact)
         meta = path / "meta.json"
         self.simulator = _load(str(path.resolve()), meta.stat().st_mtime if meta.exists() else 0.0, device)
@@ -57,6 +62,7 @@ class LearnedDynamics:
         self.high_variance = variance == "high"
         self.reward_on_mean, self.reward_shift = reward_on_mean, reward_shift
         self.terminated_fn = termination_fn(self.simulator.env_id) if termination else None
+        self.task_reward_fn = task_reward_fn(self.simulator.env_id) if reward == "task" else None
         data = self.simulator.data
         self.starts = (data if start_states == "all" else data.of_source(EXPERT)).obs
         dim = data.obs_dim
@@ -70,6 +76,8 @@ class LearnedDynamics:
     def step(self, obs: np.ndarray, action: np.ndarray, rng: np.random.Generator):
         action = np.clip(action, self.action_space.low, self.action_space.high)
         next_obs, reward = self.simulator.step(obs, action, rng, self.high_variance, self.reward_on_mean)
+        if self.task_reward_fn is not None:
+            reward = self.task_reward_fn(obs, action, next_obs)
         reward = reward + self.reward_shift
         if self.terminated_fn is None:
             terminated = np.zeros(len(obs), dtype=bool)
@@ -85,9 +93,9 @@ class OffSimEnv(gym.Env):
 
     def __init__(self, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
                  termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
-                 reward_shift: float = 0.0, start_states: str = "expert"):
+                 reward_shift: float = 0.0, start_states: str = "expert", reward: str = "learned"):
         self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift,
-                                        start_states)
+                                        start_states, reward)
         self.observation_space = self.dynamics.observation_space
         self.action_space = self.dynamics.action_space
         self._obs = None
@@ -117,9 +125,9 @@ class OffSimVectorEnv(gym.vector.VectorEnv):
 
     def __init__(self, num_envs: int, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
                  termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
-                 reward_shift: float = 0.0, start_states: str = "expert"):
+                 reward_shift: float = 0.0, start_states: str = "expert", reward: str = "learned"):
         self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift,
-                                        start_states)
+                                        start_states, reward)
         self.num_envs = num_envs
         self.single_observation_space = self.dynamics.observation_space
         self.single_action_space = self.dynamics.action_space

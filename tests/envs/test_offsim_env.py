@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import offsim_ray  # noqa: F401  (registers OffSim-v0)
 from offsim_ray.data import termination_fn
+from offsim_ray.data.task_reward import task_reward_fn
 from offsim_ray.data.transitions import EXPERT
 from offsim_ray.envs.offsim_env import OffSimVectorEnv
 from offsim_ray.errors import OffSimError
@@ -92,6 +93,7 @@ def test_low_variance_is_the_deterministic_ensemble_mean(fitted):
 @pytest.mark.parametrize("kwargs, message", [
     ({"horizon": 0}, "horizon must be a positive number of steps, got 0"),
     ({"variance": "medium"}, "variance must be one of high, low"),
+    ({"reward": "true"}, "reward must be one of learned, task"),
 ])
 def test_bad_env_arguments(fitted, kwargs, message):
     with pytest.raises(OffSimError, match=message):
@@ -136,3 +138,17 @@ def test_episodes_start_from_the_expert_rows_unless_all_rows_are_asked_for(fitte
     assert 0.3 < np.mean(from_all) < 0.7  # the fixture's mix is half expert, half random rows
     with pytest.raises(OffSimError, match="start_states must be one of expert, all"):
         OffSimVectorEnv(4, artifact, start_states="diverse")
+
+
+def test_the_task_reward_replaces_r_phi_on_the_step_the_env_takes(fitted):
+    simulator, _, artifact = fitted
+    obs, actions = simulator.data.obs[:64], simulator.data.action[:64]
+    learned, task = OffSimVectorEnv(64, artifact), OffSimVectorEnv(64, artifact, reward="task", reward_shift=0.5)
+    steps = []
+    for env in (learned, task):
+        env.reset(seed=3)
+        env._obs = obs.copy()
+        steps.append(env.step(actions))
+    np.testing.assert_array_equal(steps[1][0], steps[0][0])  # the same model step
+    np.testing.assert_allclose(steps[1][1], task_reward_fn("Hopper-v5")(obs, actions, steps[1][0]) + 0.5, atol=1e-5)
+    assert steps[1][1].std() > 0 and not np.allclose(steps[1][1], steps[0][1] + 0.5)

@@ -76,6 +76,7 @@ def test_value_bound_is_the_largest_return_of_the_learned_rewards():
     assert value_bound(0.99, 0.0) == pytest.approx(100.0)  # r_φ in (−1, 1) for ever
     assert value_bound(0.9, 1.0) == pytest.approx(20.0)  # r_φ + 1 in (0, 2)
     assert value_bound(1.0, 0.0) is None
+    assert value_bound(0.99, 0.0, reward="task") is None  # the task's reward has no bound the env knows
 
 
 def test_flat_replay_wraps_around_and_clips_actions():
@@ -223,6 +224,8 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"entropy_target": 1.0}, "entropy_target=1.0"),
     ({"action_clip": 1.0}, "action_clip=1.0"),
     ({"true_reward": 1.0}, "true_reward=1.0 (must be ≥ 0, and > 0 only with real rows (real_ratio > 0))"),
+    ({"reward": "true"}, "reward='true' (reward is learned or task; task only for sac, ddpg, ppo)"),
+    ({"algo": "bc", "reward": "task"}, "reward='task' (reward is learned or task; task only for sac, ddpg, ppo)"),
 ])
 def test_policy_config_rejects_bad_values(changes, fragment):
     from offsim_ray.policy import PolicyConfig
@@ -248,6 +251,7 @@ def test_learned_env_learners_clamp_targets_at_the_rewards_bound_and_real_env_on
 
     config = PolicyConfig(gamma=0.95, reward_shift=1.0)
     assert learner_settings(config, fitted[2])["value_bound"] == pytest.approx(40.0)
+    assert learner_settings(config.with_(reward="task"), fitted[2])["value_bound"] is None
     assert learner_settings(config, None, "Hopper-v5")["value_bound"] is None  # real rewards have no known bound
 
 
@@ -265,12 +269,13 @@ def _rows_of_episodes(episodes, replay) -> None:
 def test_the_flat_env_runner_writes_the_steps_rllibs_sampler_returns(local_ray, fitted):
     from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
+    from offsim_ray.data.task_reward import task_reward_fn
     from offsim_ray.policy.config import PRESETS
     from offsim_ray.policy.replay import FlatReplay
     from offsim_ray.policy.rllib.algorithm import build_algorithm
 
-    # from the random rows' states too, so that some episodes terminate
-    config = PRESETS["smoke"].with_(termination=True, num_envs=8, start_states="all")
+    # from the random rows' states too, so that some episodes terminate; the task's reward reaches the env
+    config = PRESETS["smoke"].with_(termination=True, num_envs=8, start_states="all", reward="task")
     algo = build_algorithm(config, fitted[2])
     flat = algo.env_runner
     stock = SingleAgentEnvRunner(config=algo.config)
@@ -288,6 +293,9 @@ def test_the_flat_env_runner_writes_the_steps_rllibs_sampler_returns(local_ray, 
     assert ours.terminateds[:ours.size].any() and not ours.terminateds[:ours.size].all()
     for column in ("obs", "actions", "rewards", "next_obs", "terminateds"):
         np.testing.assert_array_equal(getattr(ours, column)[:ours.size], getattr(rllib, column)[:rllib.size])
+    rows = slice(0, ours.size)
+    np.testing.assert_allclose(ours.rewards[rows], task_reward_fn("Hopper-v5")(
+        ours.obs[rows], ours.actions[rows], ours.next_obs[rows]), rtol=1e-5, atol=1e-5)
     returns = [runner.get_metrics()["episode_return_mean"].peek() for runner in (flat, stock)]
     assert returns[0] == pytest.approx(returns[1])
     stock.stop()

@@ -32,7 +32,7 @@ def learner_settings(policy: PolicyConfig, artifact: str | os.PathLike | None, e
         artifact = str(Path(artifact).resolve())
         obs_dim, action_dim = simulator.data.obs_dim, simulator.data.action_dim
         obs = simulator.data.obs
-        bound = value_bound(policy.gamma, policy.reward_shift)
+        bound = value_bound(policy.gamma, policy.reward_shift, policy.reward)
     else:
         try:
             env = gym.make(env_id)
@@ -53,7 +53,7 @@ def build_algorithm(policy: PolicyConfig, artifact: str | os.PathLike | None, en
         env = dict(env=ENV_ID, env_config=dict(artifact=settings["artifact"], horizon=policy.horizon,
                                                variance=policy.variance, termination=policy.termination,
                                                reward_on_mean=policy.reward_on_mean, reward_shift=policy.reward_shift,
-                                               start_states=policy.start_states))
+                                               start_states=policy.start_states, reward=policy.reward))
         vectorize = "vector_entry_point"
     else:
         env, vectorize = dict(env=env_id), "sync"
