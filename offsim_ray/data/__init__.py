@@ -1,4 +1,4 @@
-"""Data stage: Minari datasets -> (s, a, s') Transitions; collection; termination; reference scores."""
+"""Data stage: Minari datasets -> (s, a, s') Transitions; collection; termination and task rewards; reference scores."""
 
 from offsim_ray.exports import lazy_exports
 
