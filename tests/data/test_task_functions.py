@@ -3,6 +3,8 @@ reward against their rewards (and the rewards recorded in the benchmark datasets
 
 from __future__ import annotations
 
+import functools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from offsim_ray.errors import OffSimError
 from tests.harness import BENCH_IDS
 
 
+@functools.lru_cache(maxsize=3)  # the termination and the reward tests read the same rollouts
 def _rollout(env_id: str, steps: int, seed: int):
     """Random-action rollouts: (obs, action, next_obs, terminated, reward) from the real env."""
     env = gym.make(env_id)
