@@ -102,6 +102,14 @@ class Transitions:
         index = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
         return self.take(index)
 
+    def runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """First row and length of each unbroken stretch of an episode: a row is followed by the next while it
+        ends no episode and its next_obs is the next row's obs (a subsample cuts episodes into several)."""
+        ended = self.terminated | self.truncated
+        joined = ~ended[:-1] & np.all(self.next_obs[:-1] == self.obs[1:], axis=1)
+        starts = np.flatnonzero(np.concatenate([[True], ~joined]))
+        return starts, np.diff(np.append(starts, len(self)))
+
     def nonfinite_rows(self) -> np.ndarray:
         """Boolean mask of rows with a NaN or inf in obs, action or next_obs."""
         finite = (

@@ -60,6 +60,7 @@ class PolicyConfig:
     reward_lr: float = 1e-4          # clare, mlirl: Adam learning rate of the reward r(s, a)
     reward_updates: int = 1          # clare, mlirl: reward steps per iteration, after its policy updates
     reward_batch: int = 5000         # clare, mlirl: samples of each kind per reward step
+    reward_horizon: int = 0          # clare, mlirl: > 0: a reward step compares the first this-many steps of each expert episode with the policy's from its first state in T̂ (ML-IRL's authors: 200); 0: `horizon`-step rollouts from random expert rows
     rollout_starts: int = 2000       # clare, mlirl: model rollouts of `horizon` steps started per iteration
     real_ratio: float = 0.0          # clare, mlirl: share of real data rows in each policy batch
     penalty: float = 0.0             # mlirl: λ of the uncertainty penalty r − λ·max_i‖σ_i(s, a)‖
@@ -89,7 +90,8 @@ class PolicyConfig:
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
             "horizon": self.horizon > 0,
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
-            "reward_batch": self.reward_batch > 0, "rollout_starts": self.rollout_starts > 0,
+            "reward_batch": self.reward_batch > 0, "reward_horizon": self.reward_horizon >= 0,
+            "rollout_starts": self.rollout_starts > 0,
             "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
             "true_reward": self.true_reward >= 0 and (self.true_reward == 0 or self.real_ratio > 0),
             "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,

@@ -35,6 +35,22 @@ def test_next_obs_is_the_episode_shifted_by_one(store, dataset_id):
     assert (t.source == EXPERT).all()
 
 
+def test_runs_are_the_episodes_and_a_subsample_cuts_them(store):
+    dataset_id = "local/hopper/random-v0"
+    t = load_transitions(dataset_id, store)
+    lengths = [len(e.actions) for e in read_episodes(store.open(dataset_id))]
+    starts, runs = t.runs()
+    assert runs.tolist() == lengths and starts.tolist() == np.cumsum([0] + lengths[:-1]).tolist()
+    part = t.subsample(1000, seed=0)
+    starts, runs = part.runs()
+    assert runs.sum() == 1000 and len(starts) > len(lengths)
+    for s, n in zip(starts, runs):  # each run is consecutive steps of one episode, and none could go on
+        np.testing.assert_array_equal(part.next_obs[s : s + n - 1], part.obs[s + 1 : s + n])
+        end = s + n - 1
+        assert end == len(part) - 1 or part.terminated[end] or part.truncated[end] or \
+            not np.array_equal(part.next_obs[end], part.obs[end + 1])
+
+
 @pytest.mark.parametrize("dataset_id", BENCH_IDS)
 def test_benchmark_datasets_load_as_20k_transitions(bench_store, dataset_id):
     t = load_transitions(dataset_id, bench_store, source="diverse")

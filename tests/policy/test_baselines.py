@@ -161,3 +161,28 @@ def test_mlirl_true_reward_reaches_the_real_rows_and_needs_recorded_rewards(dyna
                               simulator=simulator, progress=False)
     with pytest.raises(OffSimError, match="true_reward needs the data's recorded rewards"):
         mlirl.train(context)
+
+
+def test_reward_horizon_compares_expert_openings_with_rollouts_as_long_from_their_first_states(dynamics, tmp_path):
+    from offsim_ray.policy.baselines import mlirl
+    from offsim_ray.policy.baselines.model_based import Openings, rollout
+    from offsim_ray.policy.config import preset
+    from offsim_ray.policy.trainers import TrainingContext
+
+    data, simulator = dynamics
+    openings = Openings.of(data, 2, "cpu")
+    starts, runs = data.runs()  # a 2000-row subsample: its runs are short
+    expert = data.source[starts] == EXPERT
+    assert openings.starts.tolist() == starts[expert].tolist()
+    assert openings.lengths.tolist() == np.minimum(runs[expert], 2).tolist() and openings.lengths.max() == 2
+    assert openings.rows.tolist() == [r for s, n in zip(starts[expert], np.minimum(runs[expert], 2))
+                                      for r in range(s, s + n)]
+    module = _actor_critic(data).module
+    rows = rollout(module, simulator, torch.as_tensor(data.obs[starts[expert]]), 2, torch.Generator().manual_seed(0),
+                   lengths=openings.lengths)
+    assert len(rows) == len(openings.rows)  # each start runs its opening's length, no further
+    box = np.ones(data.action_dim, dtype=np.float32)
+    config = preset("smoke", "mlirl").with_(iterations=2, reward_horizon=2)
+    context = TrainingContext(data, config, -box, box, tmp_path, simulator=simulator, progress=False)
+    last = mlirl.train(context)[1]
+    assert 0 < last["irl/rollout_share"] <= 1 and np.isfinite(last["irl/reward_loss"])

@@ -223,6 +223,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"precision": "fp16"}, "precision is fp32 or bf16"),
     ({"entropy_target": 1.0}, "entropy_target=1.0"),
     ({"action_clip": 1.0}, "action_clip=1.0"),
+    ({"reward_horizon": -1}, "reward_horizon=-1"),
     ({"true_reward": 1.0}, "true_reward=1.0 (must be ≥ 0, and > 0 only with real rows (real_ratio > 0))"),
     ({"reward": "true"}, "reward='true' (reward is learned or task; task only for sac, ddpg, ppo)"),
     ({"algo": "bc", "reward": "task"}, "reward='task' (reward is learned or task; task only for sac, ddpg, ppo)"),

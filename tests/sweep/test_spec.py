@@ -86,7 +86,7 @@ def test_trial_keys_of_a_smoke_config_stay_as_they_were():
 
 
 @pytest.mark.parametrize("name, value", [("precision", "bf16"), ("entropy_target", -2.0), ("action_clip", 0.995),
-                                         ("reward", "task")])
+                                         ("reward", "task"), ("reward_horizon", 200)])
 def test_a_setting_added_later_keys_a_trial_only_when_it_is_set(name, value):
     spec = parse_spec(BASE, "smoke")
     point = spec.points()[0]

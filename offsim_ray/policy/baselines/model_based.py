@@ -9,18 +9,22 @@ Each iteration:
   2. `updates_per_iteration` SAC steps on batches of model rows, plus a `real_ratio` share of data rows,
      rewarded by the current r(s, a) (model rows: minus the method's uncertainty penalty);
   3. `reward_updates` Adam steps of the method's reward loss on `reward_batch` samples of each kind:
-     the expert rows, all data rows, and a fresh rollout of the current policy from expert states.
+     the expert rows, all data rows, and a fresh rollout of the current policy from expert states
+     (with `reward_horizon`: the expert rows are the first `reward_horizon` steps of each expert episode,
+     the policy's rollouts start from their first states and run as long, or until they terminate).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from offsim_ray.action_box import to_box
 from offsim_ray.data.termination import never_terminated, termination_fn
+from offsim_ray.data.transitions import EXPERT, Transitions
 from offsim_ray.errors import OffSimError
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import PolicyConfig
@@ -70,12 +74,14 @@ class Rollout:
 
 @torch.no_grad()
 def rollout(module, simulator: Simulator, starts: torch.Tensor, horizon: int, generator: torch.Generator,
-            terminate: bool = False) -> Rollout:
-    """`horizon` steps of the policy from `starts`: a uniformly drawn member per row and step plus its
-    Gaussian noise; with `terminate`, a row stops once the task's termination function fires."""
+            terminate: bool = False, lengths: torch.Tensor | None = None) -> Rollout:
+    """`horizon` steps of the policy from `starts` (start i: at most `lengths[i]`), a uniformly drawn member
+    per row and step plus its Gaussian noise; with `terminate`, a row stops once the task's termination
+    function fires."""
     terminated_fn = termination_fn(simulator.env_id) if terminate else never_terminated
     transition = simulator.transition
     parts, obs = [], starts
+    steps_left = torch.full((len(starts),), horizon, device=starts.device) if lengths is None else lengths
     for _ in range(horizon):
         if len(obs) == 0:
             break
@@ -86,8 +92,27 @@ def rollout(module, simulator: Simulator, starts: torch.Tensor, horizon: int, ge
         done = terminated_fn(obs.cpu().numpy(), actions.cpu().numpy(), next_obs.cpu().numpy())
         done = torch.as_tensor(done, device=obs.device)
         parts.append(Rollout(obs, actions, next_obs, done.float(), sigma))
-        obs = next_obs[~done]
+        going = ~done & (steps_left > 1)
+        obs, steps_left = next_obs[going], steps_left[going] - 1
     return Rollout(*(torch.cat([getattr(p, name) for p in parts]) for name in Rollout.FIELDS))
+
+
+@dataclass(frozen=True)
+class Openings:
+    """The first `length` steps of each expert episode, or of each unbroken stretch of one: a reward step's
+    expert rows and the start state and step count of the policy's rollout beside each (ML-IRL's authors)."""
+
+    starts: torch.Tensor   # row of each opening's first state
+    lengths: torch.Tensor  # its steps in the data, at most `length`
+    rows: torch.Tensor     # every row of every opening
+
+    @classmethod
+    def of(cls, data: Transitions, length: int, device: str) -> Openings:
+        starts, lengths = data.runs()
+        expert = data.source[starts] == EXPERT
+        starts, lengths = starts[expert], np.minimum(lengths[expert], length)
+        rows = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths)])
+        return cls(*(torch.as_tensor(x, device=device) for x in (starts, lengths, rows)))
 
 
 class ModelBuffer:
@@ -171,6 +196,7 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
     prepared = method.prepare(rows, simulator, config)
     buffer = ModelBuffer(config.replay_capacity, device)
     n_real = int(round(config.batch_size * config.real_ratio))
+    openings = Openings.of(data, config.reward_horizon, device) if config.reward_horizon else None
     parts = {"actor_critic": actor_critic, "reward": reward, "reward_optimiser": reward_opt, "buffer": buffer,
              "generator": GeneratorState(generator)}
     with Iterations(context, method.name, parts) as run:
@@ -191,12 +217,19 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
                 policy_metrics = actor_critic.sac_step(batch)
             reward_metrics = {}
             for _ in range(config.reward_updates):
-                expert_starts = rows.obs[rows.sample(max(1, config.reward_batch // config.horizon), generator, True)]
-                agent = rollout(actor_critic.module, simulator, expert_starts, config.horizon, generator,
-                                config.termination)
-                loss, reward_metrics = method.reward_loss(
-                    reward, rows, rows.sample(config.reward_batch, generator, True),
-                    rows.sample(config.reward_batch, generator), agent, config)
+                if openings is None:
+                    expert = rows.sample(config.reward_batch, generator, True)
+                    expert_starts = rows.obs[rows.sample(max(1, config.reward_batch // config.horizon), generator, True)]
+                    agent = rollout(actor_critic.module, simulator, expert_starts, config.horizon, generator,
+                                    config.termination)
+                else:  # ended by the task's termination, as the authors' reward rollouts
+                    expert = openings.rows
+                    agent = rollout(actor_critic.module, simulator, rows.obs[openings.starts], config.reward_horizon,
+                                    generator, True, openings.lengths)
+                    reward_metrics = {"irl/rollout_share": len(agent) / len(expert)}
+                loss, metrics = method.reward_loss(reward, rows, expert, rows.sample(config.reward_batch, generator),
+                                                   agent, config)
+                reward_metrics = {**reward_metrics, **metrics}
                 reward_opt.zero_grad()
                 loss.backward()
                 reward_opt.step()
