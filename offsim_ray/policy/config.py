@@ -60,7 +60,7 @@ class PolicyConfig:
     reward_lr: float = 1e-4          # clare, mlirl: Adam learning rate of the reward r(s, a)
     reward_updates: int = 1          # clare, mlirl: reward steps per iteration, after its policy updates
     reward_batch: int = 5000         # clare, mlirl: samples of each kind per reward step
-    reward_horizon: int = 0          # clare, mlirl: > 0: a reward step compares the first this-many steps of each expert episode with the policy's from its first state in T̂ (ML-IRL's authors: 200); 0: `horizon`-step rollouts from random expert rows
+    reward_horizon: int = 0          # clare, mlirl: > 0: a reward step compares the first this-many steps of each expert episode with the policy's from its first state in T̂ (ML-IRL's authors: 200; lower here, measured: docs/benchmarks.md); 0: `horizon`-step rollouts from random expert rows
     rollout_starts: int = 2000       # clare, mlirl: model rollouts of `horizon` steps started per iteration
     real_ratio: float = 0.0          # clare, mlirl: share of real data rows in each policy batch
     penalty: float = 0.0             # mlirl: λ of the uncertainty penalty r − λ·max_i‖σ_i(s, a)‖

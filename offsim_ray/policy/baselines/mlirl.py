@@ -28,6 +28,11 @@ reward to it (and its model rows carry the penalty alone), so their policy also 
 an IRL method must not see; `true_reward: 1` does as they do. On Hopper expert data it scored 19.9 ± 10.0 (27.6,
 5.7, 26.3) against 20.8 ± 9.8 without, and 26.7 ± 12.1 against 17.8 ± 8.4 at 50k updates (docs/benchmarks.md):
 it helps with the budget, far from the published figure at ours.
+Deviation: a reward step compares random expert rows with 5-step rollouts of the policy from random expert
+states; theirs compares the first 200 steps of each expert trajectory with 200-step rollouts from the same first
+states. `reward_horizon: 200` does as theirs: 7.6 ± 2.4 (11.0, 6.5, 5.4) on Hopper expert data against 26.7 ±
+3.1 (22.9, 30.4, 26.9) side by side (25 steps: 4.6 ± 0.7); its reward separates by 0.3–1.4 a step where the
+default's separates by 0.01, and the policy falls within 147 steps (docs/benchmarks.md).
 Deviation: SAC's entropy target −dim(A), OffSim's (theirs −dim(A)/2). Theirs scored 16.2 ± 7.6 (25.1, 6.5,
 17.1) on Hopper expert data against 20.8 ± 9.8, and −3·dim(A) (CLARE's) 14.3 ± 13.4: within one spread.
 """
