@@ -38,7 +38,7 @@ class Policy:
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic actions: the mean (squashed for SAC, μ(s) for DDPG), scaled to the action box."""
         with torch.no_grad():
-            out = self.module.forward_inference({Columns.OBS: torch.as_tensor(obs, dtype=torch.float32)})
+            out = self.module.forward_inference({Columns.OBS: torch.tensor(obs, dtype=torch.float32)})
             dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
             action = np.clip(dist.to_deterministic().sample().numpy(), -1.0, 1.0)
         return to_box(action, self._low, self._high)
