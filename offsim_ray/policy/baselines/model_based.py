@@ -218,10 +218,10 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
             reward_metrics = {}
             for _ in range(config.reward_updates):
                 if openings is None:
-                    expert = rows.sample(config.reward_batch, generator, True)
                     expert_starts = rows.obs[rows.sample(max(1, config.reward_batch // config.horizon), generator, True)]
                     agent = rollout(actor_critic.module, simulator, expert_starts, config.horizon, generator,
                                     config.termination)
+                    expert = rows.sample(config.reward_batch, generator, True)
                 else:  # ended by the task's termination, as the authors' reward rollouts
                     expert = openings.rows
                     agent = rollout(actor_critic.module, simulator, rows.obs[openings.starts], config.reward_horizon,
