@@ -30,8 +30,8 @@ an IRL method must not see; `true_reward: 1` does as they do. On Hopper expert d
 it helps with the budget, far from the published figure at ours.
 Deviation: a reward step compares random expert rows with 5-step rollouts of the policy from random expert
 states; theirs compares the first 200 steps of each expert trajectory with 200-step rollouts from the same first
-states. `reward_horizon: 200` does as theirs: 7.6 ± 2.4 (11.0, 6.5, 5.4) on Hopper expert data against 26.7 ±
-3.1 (22.9, 30.4, 26.9) side by side (25 steps: 4.6 ± 0.7); its reward separates by 0.3–1.4 a step where the
+states. `reward_horizon: 200` does as theirs: 7.6 ± 2.4 (11.0, 6.5, 5.4) on Hopper expert data against 20.8 ±
+9.8 (22.9, 31.7, 7.9) side by side (25 steps: 4.6 ± 0.7); its reward separates by 0.3–1.4 a step where the
 default's separates by 0.01, and the policy falls within 147 steps (docs/benchmarks.md).
 Deviation: SAC's entropy target −dim(A), OffSim's (theirs −dim(A)/2). Theirs scored 16.2 ± 7.6 (25.1, 6.5,
 17.1) on Hopper expert data against 20.8 ± 9.8, and −3·dim(A) (CLARE's) 14.3 ± 13.4: within one spread.
