@@ -15,33 +15,31 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-
 import torch
 
 import common
 from offsim_ray.policy.artifact import Policy
-from offsim_ray.policy.baselines.model_based import uncertainty
-from offsim_ray.policy.regulariser import normalise_actions
+from offsim_ray.policy.baselines.model_based import max_sigma
 from offsim_ray.simulator import Simulator
 
 WINDOWS = (("first 100", 0, 100), ("100 to 50 before the end", -100, -50), ("50 to 10 before", -50, -10),
            ("last 10", -10, None))
 
 
+@torch.no_grad()
 def model_uncertainty(simulator: Simulator, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    scaled = normalise_actions(actions, simulator.action_low, simulator.action_high, 1.0)
-    with torch.no_grad():
-        return uncertainty(simulator, torch.as_tensor(np.array(obs), dtype=torch.float32),
-                           torch.as_tensor(scaled, dtype=torch.float32)).numpy()
+    """U of each (s, a), the actions in the env's own box."""
+    _, logstd = simulator.transition(torch.tensor(obs, dtype=torch.float32), torch.tensor(actions, dtype=torch.float32))
+    return max_sigma(simulator.transition, logstd).numpy()
 
 
 def episode(env: gym.Env, policy: Policy, seed: int, simulator: Simulator | None) -> str:
     obs, _ = env.reset(seed=seed)
-    total, velocities, done, terminated, pairs = 0.0, [], False, False, []
+    total, velocities, done, terminated, observations, actions = 0.0, [], False, False, [], []
     while not done:
-        action = policy.act(obs[None])[0]
-        pairs.append((obs, action))
-        obs, reward, terminated, truncated, _ = env.step(action)
+        observations.append(obs)
+        actions.append(policy.act(obs[None])[0])
+        obs, reward, terminated, truncated, _ = env.step(actions[-1])
         total += float(reward)
         velocities.append(float(env.unwrapped.data.qvel[0]))
         done = terminated or truncated
@@ -49,7 +47,7 @@ def episode(env: gym.Env, policy: Policy, seed: int, simulator: Simulator | None
     line = (f"{len(velocities):5d} steps  return {total:8.1f}  {end:<10}  z {obs[0]:5.2f}  angle {obs[1]:6.2f}  "
             f"velocity {np.mean(velocities):5.2f}, last 50 steps {np.mean(velocities[-50:]):5.2f}")
     if simulator is not None:
-        u = model_uncertainty(simulator, np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
+        u = model_uncertainty(simulator, np.array(observations), np.array(actions))
         line += "  U " + ", ".join(f"{name} {u[start:stop].mean():.2f}" for name, start, stop in WINDOWS)
     return line
 

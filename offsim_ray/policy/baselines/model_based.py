@@ -223,13 +223,13 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
                                     config.termination)
                     expert = rows.sample(config.reward_batch, generator, True)
                 else:  # ended by the task's termination, as the authors' reward rollouts
-                    expert = openings.rows
                     agent = rollout(actor_critic.module, simulator, rows.obs[openings.starts], config.reward_horizon,
                                     generator, True, openings.lengths)
-                    reward_metrics = {"irl/rollout_share": len(agent) / len(expert)}
-                loss, metrics = method.reward_loss(reward, rows, expert, rows.sample(config.reward_batch, generator),
-                                                   agent, config)
-                reward_metrics = {**reward_metrics, **metrics}
+                    expert = openings.rows
+                loss, reward_metrics = method.reward_loss(reward, rows, expert,
+                                                          rows.sample(config.reward_batch, generator), agent, config)
+                if openings is not None:
+                    reward_metrics["irl/rollout_share"] = len(agent) / len(expert)
                 reward_opt.zero_grad()
                 loss.backward()
                 reward_opt.step()
