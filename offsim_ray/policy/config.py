@@ -12,7 +12,8 @@ from offsim_ray.envs import REWARDS, START_STATES, VARIANCES
 from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
-LEARNED_ENV_ALGORITHMS = ALGORITHMS[:3]  # RLlib's, in the learned env "OffSim-v0"
+# RLlib's in the learned env "OffSim-v0", and the model-based IRL baselines: those a `reward: task` oracle can train
+TASK_REWARD_ALGORITHMS = ALGORITHMS[:3] + ("clare", "mlirl")
 # the allowed values of the config's choice fields: their checks and error hints are made from this
 CHOICES = {"algo": ALGORITHMS, "expert_loss": ("mse", "nll", "censored"), "variance": VARIANCES, "start_states": START_STATES, "reward": REWARDS,
            "iq_value": ("value", "v0"), "chi2_rows": ("expert", "all"), "precision": ("fp32", "bf16")}
@@ -56,7 +57,7 @@ class PolicyConfig:
     reward_on_mean: bool = True      # learned env: r_φ(s, s') on the ensemble's mean s' (False: on the sampled s', measured)
     reward_shift: float = 0.0        # learned env: added to every reward (with termination, > 1 makes staying alive pay)
     start_states: str = "expert"     # learned env: episodes start from the expert rows' states, or "all" rows (OffSim+: the diverse ones too; measured)
-    reward: str = "learned"          # learned env: r_φ, or "task": the task's own reward, an oracle that is not IRL (sac, ddpg, ppo; measured)
+    reward: str = "learned"          # r_φ (clare, mlirl: their r(s, a)), or "task": the task's own reward, an oracle that is not IRL (clare, mlirl: no reward steps; measured)
     reward_lr: float = 1e-4          # clare, mlirl: Adam learning rate of the reward r(s, a)
     reward_updates: int = 1          # clare, mlirl: reward steps per iteration, after its policy updates
     reward_batch: int = 5000         # clare, mlirl: samples of each kind per reward step
@@ -97,12 +98,12 @@ class PolicyConfig:
             "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
             "seed": self.seed >= 0, **{name: getattr(self, name) in values for name, values in CHOICES.items()},
-            "reward": self.reward in REWARDS and (self.reward == "learned" or self.algo in LEARNED_ENV_ALGORITHMS),
+            "reward": self.reward in REWARDS and (self.reward == "learned" or self.algo in TASK_REWARD_ALGORITHMS),
         }
         check_fields(self, checks, "policy config",
                      {**{name: choice_hint(name, values) for name, values in CHOICES.items()},
                       "true_reward": "must be ≥ 0, and > 0 only with real rows (real_ratio > 0)",
-                      "reward": choice_hint("reward", REWARDS) + "; task only for " + ", ".join(LEARNED_ENV_ALGORITHMS)})
+                      "reward": choice_hint("reward", REWARDS) + "; task only for " + ", ".join(TASK_REWARD_ALGORITHMS)})
 
     @property
     def hiddens(self) -> list[int]:

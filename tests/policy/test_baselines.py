@@ -163,6 +163,35 @@ def test_mlirl_true_reward_reaches_the_real_rows_and_needs_recorded_rewards(dyna
         mlirl.train(context)
 
 
+def test_task_reward_oracle_replaces_the_learned_reward_and_its_steps(dynamics, tmp_path):
+    from offsim_ray.data.task_reward import task_reward_fn
+    from offsim_ray.policy.baselines import mlirl
+    from offsim_ray.policy.baselines.model_based import task_rewards
+    from offsim_ray.policy.config import preset
+    from offsim_ray.policy.trainers import TrainingContext
+
+    data, simulator = dynamics
+    obs, next_obs = torch.as_tensor(np.array(data.obs[:8])), torch.as_tensor(np.array(data.next_obs[:8]))
+    actions = torch.linspace(-1, 1, 8 * data.action_dim).reshape(8, -1)
+    low, high = np.asarray(simulator.action_low), np.asarray(simulator.action_high)
+    raw = low + (actions.numpy() + 1) / 2 * (high - low)
+    expected = task_reward_fn(simulator.env_id)(obs.numpy(), raw, next_obs.numpy())
+    assert task_rewards(task_reward_fn(simulator.env_id), simulator, obs, actions, next_obs).numpy() == \
+        pytest.approx(expected, rel=1e-5)
+    box = np.ones(data.action_dim, dtype=np.float32)
+    config = preset("smoke", "mlirl").with_(iterations=2, termination=True)
+    rows = {}
+    for reward in ("learned", "task"):
+        context = TrainingContext(data, config.with_(reward=reward), -box, box, tmp_path / reward,
+                                  simulator=simulator, progress=False)
+        rows[reward] = mlirl.train(context)[1]
+    assert "irl/reward_loss" in rows["learned"] and "irl/reward_loss" not in rows["task"]
+    # Hopper's task reward, about 1-3 a step while it stays up, against a reward near 0 less the penalty: the
+    # critic learns higher values, with a larger error
+    assert rows["task"]["policy/q_mean"] > rows["learned"]["policy/q_mean"]
+    assert rows["task"]["policy/critic_loss"] > 5 * rows["learned"]["policy/critic_loss"], rows
+
+
 def test_reward_horizon_compares_expert_openings_with_rollouts_as_long_from_their_first_states(dynamics, tmp_path):
     from offsim_ray.policy.baselines import mlirl
     from offsim_ray.policy.baselines.model_based import Openings, rollout

@@ -225,8 +225,8 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"action_clip": 1.0}, "action_clip=1.0"),
     ({"reward_horizon": -1}, "reward_horizon=-1"),
     ({"true_reward": 1.0}, "true_reward=1.0 (must be ≥ 0, and > 0 only with real rows (real_ratio > 0))"),
-    ({"reward": "true"}, "reward='true' (reward is learned or task; task only for sac, ddpg, ppo)"),
-    ({"algo": "bc", "reward": "task"}, "reward='task' (reward is learned or task; task only for sac, ddpg, ppo)"),
+    ({"reward": "true"}, "reward='true' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),
+    ({"algo": "bc", "reward": "task"}, "reward='task' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),
 ])
 def test_policy_config_rejects_bad_values(changes, fragment):
     from offsim_ray.policy import PolicyConfig

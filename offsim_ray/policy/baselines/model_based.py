@@ -8,6 +8,7 @@ Each iteration:
      at the task's termination function only with `termination`; the rows join a model buffer;
   2. `updates_per_iteration` SAC steps on batches of model rows, plus a `real_ratio` share of data rows,
      rewarded by the current r(s, a) (model rows: minus the method's uncertainty penalty);
+     (`reward: task`: the task's own reward in place of r, an oracle that is not IRL, and no step 3);
   3. `reward_updates` Adam steps of the method's reward loss on `reward_batch` samples of each kind:
      the expert rows, all data rows, and a fresh rollout of the current policy from expert states
      (with `reward_horizon`: the expert rows are the first `reward_horizon` steps of each expert episode,
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from offsim_ray.action_box import to_box
+from offsim_ray.data.task_reward import RewardFn, task_reward_fn
 from offsim_ray.data.termination import never_terminated, termination_fn
 from offsim_ray.data.transitions import EXPERT, Transitions
 from offsim_ray.errors import OffSimError
@@ -45,6 +47,13 @@ def uncertainty(simulator: Simulator, obs: torch.Tensor, actions: torch.Tensor) 
 def max_sigma(transition, logstd: torch.Tensor) -> torch.Tensor:
     """max over members of ‖σ_i‖₂ in raw state units, from the members' normalised log σ (E, B, d)."""
     return (logstd.exp() * transition.delta_std).norm(dim=-1).max(0).values
+
+
+def task_rewards(fn: RewardFn, simulator: Simulator, obs: torch.Tensor, actions: torch.Tensor,
+                 next_obs: torch.Tensor) -> torch.Tensor:
+    """The task's own reward (`reward: task`, an oracle) of rows whose actions are in [-1, 1]."""
+    r = fn(obs.cpu().numpy(), raw_actions(simulator, actions).cpu().numpy(), next_obs.cpu().numpy())
+    return torch.as_tensor(r, dtype=obs.dtype, device=obs.device)
 
 
 def raw_actions(simulator: Simulator, actions: torch.Tensor) -> torch.Tensor:
@@ -197,6 +206,11 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
     buffer = ModelBuffer(config.replay_capacity, device)
     n_real = int(round(config.batch_size * config.real_ratio))
     openings = Openings.of(data, config.reward_horizon, device) if config.reward_horizon else None
+    task = task_reward_fn(simulator.env_id) if config.reward == "task" else None
+
+    def rewards(obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        return reward(obs, actions) if task is None else task_rewards(task, simulator, obs, actions, next_obs)
+
     parts = {"actor_critic": actor_critic, "reward": reward, "reward_optimiser": reward_opt, "buffer": buffer,
              "generator": GeneratorState(generator)}
     with Iterations(context, method.name, parts) as run:
@@ -208,15 +222,16 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
                 model = buffer.sample(config.batch_size - n_real, generator)
                 real = rows.sample(n_real, generator)
                 with torch.no_grad():
-                    r_model = reward(model.obs, model.actions) - method.penalty(model.uncertainty, config)
-                    r_real = reward(rows.obs[real], rows.actions[real])
+                    r_model = (rewards(model.obs, model.actions, model.next_obs)
+                               - method.penalty(model.uncertainty, config))
+                    r_real = rewards(rows.obs[real], rows.actions[real], rows.next_obs[real])
                     if config.true_reward:  # never reads the recorded rewards otherwise (NaN where unknown)
                         r_real = r_real + config.true_reward * rows.rewards[real]
                 batch = Batch.concat([Batch(model.obs, model.actions, r_model, model.next_obs, model.terminated),
                                       rows.batch(real, r_real)])
                 policy_metrics = actor_critic.sac_step(batch)
             reward_metrics = {}
-            for _ in range(config.reward_updates):
+            for _ in range(config.reward_updates if task is None else 0):
                 if openings is None:
                     expert_starts = rows.obs[rows.sample(max(1, config.reward_batch // config.horizon), generator, True)]
                     agent = rollout(actor_critic.module, simulator, expert_starts, config.horizon, generator,
