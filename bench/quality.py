@@ -7,7 +7,7 @@ A dataset is an expert id, or EXPERT+DIVERSE for a mix (OffSim+; BC trains on al
 data of its env if needed. The default grid is the 15 datasets of Hopper, HalfCheetah and Walker2d:
 expert, medium, expert+random, expert+medium, medium+random. A method is
 an algo (sac, bc, clare, mlirl, iqlearn, ddpg, ppo), or LABEL=ALGO:KEY=VALUE,... with trial-config
-overrides (`policy.expert_loss=nll`, `sim.margin=0`, `policy.iterations=200`). Each trial is one
+overrides (`policy.expert_loss=nll`, `sim.margin=0`, `policy.iterations=200`, top-level `n=10000`). Each trial is one
 `offsim-ray train` run in its own directory under --out (a rerun skips finished trials); trials of one
 dataset and seed share their simulator fit (--out/simulators); --jobs trials run at once, each on one
 torch thread.
@@ -51,8 +51,11 @@ def parse_method(text: str) -> tuple[str, str, dict]:
     overrides: dict = {}
     for item in filter(None, settings.split(",")):
         key, value = item.split("=", 1)
-        section, _, field = key.partition(".")
-        overrides.setdefault(section, {})[field] = yaml.safe_load(value)
+        section, dot, field = key.partition(".")
+        if dot:
+            overrides.setdefault(section, {})[field] = yaml.safe_load(value)
+        else:
+            overrides[key] = yaml.safe_load(value)
     return label, algo, overrides
 
 

@@ -16,7 +16,7 @@ ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
 TASK_REWARD_ALGORITHMS = ALGORITHMS[:3] + ("clare", "mlirl")
 # the allowed values of the config's choice fields: their checks and error hints are made from this
 CHOICES = {"algo": ALGORITHMS, "expert_loss": ("mse", "nll", "censored"), "variance": VARIANCES, "start_states": START_STATES, "reward": REWARDS,
-           "iq_value": ("value", "v0"), "chi2_rows": ("expert", "all"), "precision": ("fp32", "bf16")}
+           "iq_value": ("value", "v0"), "chi2_rows": ("expert", "all"), "value_rows": ("expert", "all"), "precision": ("fp32", "bf16")}
 
 
 def choice_hint(name: str, values: tuple[str, ...]) -> str:
@@ -70,6 +70,7 @@ class PolicyConfig:
     chi2: float = 0.5                # iqlearn: α of the χ² regulariser φ(x) = x − x²/(4α)
     iq_value: str = "value"          # iqlearn: eq. (10)'s initial-state term, "value" E_ρ[V(s) − γV(s')] or "v0" (1 − γ)·E_E[V(s)]
     chi2_rows: str = "expert"        # iqlearn: implicit rewards the χ² term penalises, the "expert" rows' or "all" sampled rows'
+    value_rows: str = "expert"       # iqlearn: ρ of the "value" term and the rows of the observation statistics, the "expert" rows or "all" (the same on expert-only data; "all" diverges on mixes, measured)
     precision: str = "fp32"          # actor and critics (SAC, DDPG, the baselines): "bf16" runs their matrix multiplies in bfloat16 (measured: docs/benchmarks.md)
     eval_episodes: int = 10          # real-env episodes of the final evaluation (deterministic actions)
     checkpoint_every: int = 10       # iterations between algorithm checkpoints

@@ -123,7 +123,7 @@ def test_mlirl_reward_steps_raise_expert_rewards_above_the_policys(dynamics):
     assert gaps[-1] > gaps[0] + 0.5
 
 
-def test_iqlearn_trains_with_the_authors_hopper_loss_too(dynamics, tmp_path):
+def test_iqlearn_learns_from_a_mix_s_expert_rows_and_trains_with_the_authors_hopper_loss(dynamics, tmp_path):
     from offsim_ray.policy.baselines import iqlearn
     from offsim_ray.policy.config import preset
     from offsim_ray.policy.trainers import TrainingContext
@@ -131,12 +131,23 @@ def test_iqlearn_trains_with_the_authors_hopper_loss_too(dynamics, tmp_path):
     data, _ = dynamics
     box = np.ones(data.action_dim, dtype=np.float32)
     config = preset("smoke", "iqlearn").with_(iterations=2)
+    expert_only = dataclasses.replace(data, source=np.full_like(data.source, EXPERT))
     rows = {}
-    for name, changes in (("default", {}), ("authors", {"iq_value": "v0", "chi2_rows": "all"})):
-        context = TrainingContext(data, config.with_(**changes), -box, box, tmp_path / name, progress=False)
+    for name, rows_of, changes in (("default", data, {}), ("authors", data, {"iq_value": "v0", "chi2_rows": "all"}),
+                                   ("all-rows-value", data, {"value_rows": "all"}),
+                                   ("expert-half", data.of_source(EXPERT), {}),
+                                   ("default-expert-only", expert_only, {}),
+                                   ("all-rows-value-expert-only", expert_only, {"value_rows": "all"})):
+        context = TrainingContext(rows_of, config.with_(**changes), -box, box, tmp_path / name, progress=False)
         _, rows[name] = iqlearn.train(context)
         assert all(np.isfinite(v) for k, v in rows[name].items() if k.startswith(("policy/", "irl/")))
-    assert rows["authors"]["policy/critic_loss"] != rows["default"]["policy/critic_loss"]  # the options reach the loss
+    # by default a mix's diverse rows take no part: the same run as on its expert rows alone
+    learned = {name: {k: v for k, v in row.items() if k != "policy/seconds"} for name, row in rows.items()}
+    assert learned["default"] == learned["expert-half"]
+    # the options reach the loss; ρ = all rows changes it on a mix only
+    assert rows["authors"]["policy/critic_loss"] != rows["default"]["policy/critic_loss"]
+    assert rows["all-rows-value"]["policy/critic_loss"] != rows["default"]["policy/critic_loss"]
+    assert rows["all-rows-value-expert-only"]["policy/critic_loss"] == rows["default-expert-only"]["policy/critic_loss"]
 
 
 def test_mlirl_true_reward_reaches_the_real_rows_and_needs_recorded_rewards(dynamics, tmp_path):

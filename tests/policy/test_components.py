@@ -220,6 +220,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"regulariser": -1.0}, "regulariser=-1.0"),
     ({"variance": "medium"}, "variance='medium'"),
     ({"iq_value": "v1"}, "iq_value is value or v0"),
+    ({"value_rows": "diverse"}, "value_rows is expert or all"),
     ({"precision": "fp16"}, "precision is fp32 or bf16"),
     ({"entropy_target": 1.0}, "entropy_target=1.0"),
     ({"action_clip": 1.0}, "action_clip=1.0"),
