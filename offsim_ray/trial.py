@@ -112,6 +112,8 @@ class TrialConfig:
             part = resolved[section] if section else resolved
             if part[name] == default:
                 del part[name]
+        if not (self.algo == "iqlearn" and self.diverse):  # it acts on IQ-Learn's mixes only: other keys stay
+            del resolved["policy"]["value_rows"]
         return resolved
 
     @classmethod

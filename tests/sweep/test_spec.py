@@ -96,6 +96,17 @@ def test_a_setting_added_later_keys_a_trial_only_when_it_is_set(name, value):
     assert trial_key(point, changed) != trial_key(point, config)
 
 
+def test_iqlearn_value_rows_keys_its_trials_on_a_mix_only():
+    """value_rows acts on IQ-Learn's mixes alone: there its default changed what a trial runs, elsewhere keys stay."""
+    spec = parse_spec({**BASE, "grid": {**BASE["grid"], "algo": ["sac", "iqlearn"]}}, "smoke")
+    for point in spec.points():
+        config = trial_config(spec, point, out="a")
+        other = replace(config, policy={**config.policy, "value_rows": "all"})
+        keyed = point["algo"] == "iqlearn" and point["dataset"] == "expert-random"
+        assert ("value_rows" in config.resolved()["policy"]) == keyed, point
+        assert (trial_key(point, other) != trial_key(point, config)) == keyed, point
+
+
 @pytest.mark.parametrize("change, fragment", [
     ({"grid": {"env": ["hopper"], "dataset": ["expert"], "seeds": [0]}}, "unknown grid keys: seeds"),
     ({"grid": {"env": ["hopper"], "dataset": []}}, "grid axis dataset must be a non-empty list"),
