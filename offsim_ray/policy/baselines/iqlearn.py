@@ -22,7 +22,7 @@ rows (their HalfCheetah and Ant setting for the first), because on Hopper expert
 the authors' Hopper form scored 18.3 against 67.2 (seed 0). `iq_value: v0` with `chi2_rows: all` runs it.
 `value_rows: all` takes ρ (and the statistics) over every row of a mix, as the identity allows; measured on
 expert+random and expert+medium data, the critic diverges on the diverse rows, where no χ² term holds Q down
-(Q of 10⁵–10⁶; docs/benchmarks.md).
+(Q of 10³–10⁶; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -52,15 +52,16 @@ def train(context: TrainingContext):
     data, config, low, high = context.data, context.config, context.low, context.high
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=config.device).manual_seed(config.seed)
+    if config.value_rows == "expert":
+        data = data.of_source(EXPERT)
     rows = DataRows(data, low, high, config.action_clip, config.device)
-    learned_from = data.of_source(EXPERT) if config.value_rows == "expert" else data
-    actor_critic = ActorCritic(config, data.obs_dim, low, high, critics=1, data=learned_from)
+    actor_critic = ActorCritic(config, data.obs_dim, low, high, critics=1, data=data)
     module, gamma = actor_critic.module, config.gamma
     with Iterations(context, "iqlearn", {"actor_critic": actor_critic, "generator": GeneratorState(generator)}) as run:
         for iteration in run:
             for _ in range(config.updates_per_iteration):
                 expert = rows.sample(config.batch_size, generator, expert_only=True)
-                occupancy = rows.sample(config.batch_size, generator, expert_only=config.value_rows == "expert")
+                occupancy = rows.sample(config.batch_size, generator)
                 with torch.no_grad():
                     v_next_expert = module.soft_value(rows.next_obs[expert], target=True)
                     v_next = module.soft_value(rows.next_obs[occupancy], target=True)
