@@ -46,7 +46,8 @@ def _absolute(path: str) -> str:
 # with: left out of a trial's resolved config, and so of its key, while at that value
 LATER_SETTINGS = ((None, "drop_nonfinite", False), ("policy", "precision", "fp32"), ("policy", "entropy_target", -1.0),
                   ("policy", "action_clip", 0.99), ("policy", "true_reward", 0.0),
-                  ("policy", "reward", "learned"), ("policy", "reward_horizon", 0))
+                  ("policy", "reward", "learned"), ("policy", "reward_horizon", 0),
+                  ("policy", "advantage_weight", 0.0))
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import math
 import torch
 
 
-def expert_nll(expert_logp: torch.Tensor, weight: float) -> torch.Tensor:
-    """Eq. (9): KL(π_E‖π) = −E_{(s,a)∼D_E} log π(a|s) + const, weighted by λ."""
-    return -weight * expert_logp.mean()
+def expert_nll(expert_logp: torch.Tensor, weight: float, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. (9): KL(π_E‖π) = −E_{(s,a)∼D_E} log π(a|s) + const, weighted by λ; `rows` weigh each pair (mean 1)."""
+    return -weight * (expert_logp if rows is None else rows * expert_logp).mean()
 
 
 def censored_logp(loc: torch.Tensor, scale: torch.Tensor, actions: torch.Tensor, bound: float,
@@ -32,10 +32,22 @@ def censored_logp(loc: torch.Tensor, scale: torch.Tensor, actions: torch.Tensor,
     return torch.where(inside, density, tail).sum(-1)
 
 
-def expert_mse(actor_actions: torch.Tensor, expert_actions: torch.Tensor, weight: float) -> torch.Tensor:
+def expert_mse(actor_actions: torch.Tensor, expert_actions: torch.Tensor, weight: float,
+               rows: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. (9) in action space: λ·‖μ(s_E) − a_E‖², the mean over rows and action dimensions (TD3+BC's
-    term); μ is the actor's deterministic action (SAC: tanh of the Gaussian's mean)."""
-    return weight * (actor_actions - expert_actions).pow(2).mean()
+    term); μ is the actor's deterministic action (SAC: tanh of the Gaussian's mean); `rows` as `expert_nll`."""
+    error = (actor_actions - expert_actions).pow(2)
+    return weight * (error.mean() if rows is None else (rows * error.mean(-1)).mean())
+
+
+def advantage_weights(q_data: torch.Tensor, q_policy: torch.Tensor, beta: float, cap: float = 100.0) -> torch.Tensor:
+    """exp(β·z), z the advantage A = Q(s, a_E) − Q(s, μ(s)) standardised over the batch, capped at `cap` and
+    scaled to mean 1 (no gradient): eq. (9) imitates the data's better actions more (AWR's weights, made free
+    of the reward's scale)."""
+    a = (q_data - q_policy).detach()
+    z = (a - a.mean()) / a.std().clamp_min(1e-6)
+    w = torch.exp((beta * z).clamp(max=math.log(cap)))
+    return w / w.mean()
 
 
 def q_scale(q: torch.Tensor, weight: float) -> torch.Tensor | float:

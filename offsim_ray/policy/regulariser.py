@@ -21,19 +21,26 @@ def normalise_actions(action: np.ndarray, low, high, clip: float) -> np.ndarray:
 
 
 def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, weight: float,
-                clip: float) -> torch.Tensor:
+                clip: float, advantage: float = 0.0) -> torch.Tensor:
     """λ·(−log π(a|s)) (`kind` "nll"; "censored": actions at ±`clip` read as censored, `losses.censored_logp`)
     or λ·‖μ(s) − a‖² in action space ("mse", μ the deterministic action: tanh of the squashed Gaussian's
-    mean), with gradients; a deterministic actor has no likelihood: mse."""
+    mean), with gradients; a deterministic actor has no likelihood: mse. `advantage` β > 0 weighs each pair
+    by `losses.advantage_weights` from the module's critics (a module without critics: every pair alike)."""
     # the train pass: RLlib's default inference pass runs without gradients (PPO's module)
     inputs = module._forward_train({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
     dist = module.get_train_action_dist_cls().from_logits(inputs)
+    rows = None
+    if advantage > 0 and getattr(module, "critic", None) is not None:
+        with torch.no_grad():
+            policy_actions = dist.to_deterministic().loc
+            q = module.critic(torch.cat([obs, obs]), torch.cat([actions, policy_actions])).min(0).values
+        rows = losses.advantage_weights(*q.chunk(2), advantage)
     if kind != "mse" and getattr(module, "stochastic", True):
         logp = (dist.logp(actions) if kind == "nll"
                 else losses.censored_logp(dist.loc, dist._dist.scale, actions, clip,
                                           squashed=isinstance(dist, TorchSquashedGaussian)))
-        return losses.expert_nll(logp, weight)
-    return losses.expert_mse(dist.to_deterministic().loc, actions, weight)
+        return losses.expert_nll(logp, weight, rows)
+    return losses.expert_mse(dist.to_deterministic().loc, actions, weight, rows)
 
 
 class StateActionPairs:
@@ -68,6 +75,7 @@ class ExpertRegularised:
         self.regulariser = settings["regulariser"]
         self.expert_loss = settings["expert_loss"]
         self.action_clip = settings["action_clip"]
+        self.advantage = settings["advantage_weight"]
         self.expert_batch_size = settings["batch_size"]
 
     def expert_penalty(self, module) -> torch.Tensor:
@@ -75,4 +83,5 @@ class ExpertRegularised:
         if self.expert is None:
             return torch.zeros((), device=self._device)
         obs, actions = self.expert.sample(self.expert_batch_size)
-        return expert_loss(module, obs, actions, self.expert_loss, self.regulariser, self.action_clip)
+        return expert_loss(module, obs, actions, self.expert_loss, self.regulariser, self.action_clip,
+                           self.advantage)

@@ -70,6 +70,21 @@ def test_expert_mse_and_td_target():
     assert bounded.tolist() == [51.0, -49.0]
 
 
+def test_advantage_weights_favour_the_better_data_actions_whatever_the_reward_scale():
+    from offsim_ray.policy.losses import advantage_weights, expert_mse
+
+    q_data, q_policy = torch.tensor([1.0, 2.0, 3.0, 10.0]), torch.tensor([2.0, 2.0, 2.0, 2.0])
+    w = advantage_weights(q_data, q_policy, beta=1.0)
+    assert w.mean().item() == pytest.approx(1.0) and torch.all(w[1:] > w[:-1])
+    torch.testing.assert_close(advantage_weights(100 * q_data, 100 * q_policy, beta=1.0), w)
+    assert torch.allclose(advantage_weights(q_data, q_policy, beta=0.0), torch.ones(4))
+    capped = advantage_weights(torch.tensor([0.0, 0.0, 9.0, 10.0]), torch.zeros(4), beta=50.0, cap=5.0)
+    assert capped[2].item() == pytest.approx(capped[3].item()) and capped[2].item() == pytest.approx(2.0, rel=1e-3)
+    actor = torch.zeros(2, 1, requires_grad=True)  # a pair of weight 0 no longer pulls the actor
+    expert_mse(actor, torch.tensor([[1.0], [-1.0]]), 1.0, rows=torch.tensor([2.0, 0.0])).backward()
+    assert actor.grad[1].item() == 0.0 and actor.grad[0].item() < 0
+
+
 def test_value_bound_is_the_largest_return_of_the_learned_rewards():
     from offsim_ray.envs.offsim_env import value_bound
 
