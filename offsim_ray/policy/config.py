@@ -14,6 +14,8 @@ from offsim_ray.errors import OffSimError, check_fields, check_types, known_fiel
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
 # RLlib's in the learned env "OffSim-v0", and the model-based IRL baselines: those a `reward: task` oracle can train
 TASK_REWARD_ALGORITHMS = ALGORITHMS[:3] + ("clare", "mlirl")
+# those whose actor trains beside Q critics: the ones `advantage_weight` can weigh eq. (9) by
+Q_CRITIC_ALGORITHMS = ("sac", "ddpg", "clare", "mlirl", "iqlearn")
 # the allowed values of the config's choice fields: their checks and error hints are made from this
 CHOICES = {"algo": ALGORITHMS, "expert_loss": ("mse", "nll", "censored"), "variance": VARIANCES, "start_states": START_STATES, "reward": REWARDS,
            "iq_value": ("value", "v0"), "chi2_rows": ("expert", "all"), "value_rows": ("expert", "all"), "precision": ("fp32", "bf16")}
@@ -89,7 +91,7 @@ class PolicyConfig:
             "replay_capacity": self.replay_capacity >= self.batch_size, "tau": 0 < self.tau <= 1, "initial_alpha": self.initial_alpha > 0,
             "entropy_target": self.entropy_target < math.log(2),  # a uniform action's entropy per dimension
             "regulariser": self.regulariser >= 0, "action_clip": 0 < self.action_clip < 1,
-            "q_weight": self.q_weight >= 0, "advantage_weight": self.advantage_weight >= 0, "exploration_noise": self.exploration_noise >= 0,
+            "q_weight": self.q_weight >= 0, "advantage_weight": self.advantage_weight >= 0 and (self.advantage_weight == 0 or self.algo in Q_CRITIC_ALGORITHMS), "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
             "horizon": self.horizon > 0,
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
@@ -105,6 +107,7 @@ class PolicyConfig:
         check_fields(self, checks, "policy config",
                      {**{name: choice_hint(name, values) for name, values in CHOICES.items()},
                       "true_reward": "must be ≥ 0, and > 0 only with real rows (real_ratio > 0)",
+                      "advantage_weight": "must be ≥ 0, and > 0 only for " + ", ".join(Q_CRITIC_ALGORITHMS),
                       "reward": choice_hint("reward", REWARDS) + "; task only for " + ", ".join(TASK_REWARD_ALGORITHMS)})
 
     @property

@@ -25,12 +25,12 @@ def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, wei
     """λ·(−log π(a|s)) (`kind` "nll"; "censored": actions at ±`clip` read as censored, `losses.censored_logp`)
     or λ·‖μ(s) − a‖² in action space ("mse", μ the deterministic action: tanh of the squashed Gaussian's
     mean), with gradients; a deterministic actor has no likelihood: mse. `advantage` β > 0 weighs each pair
-    by `losses.advantage_weights` from the module's critics (a module without critics: every pair alike)."""
+    by `losses.advantage_weights` from the module's critics (PolicyConfig allows it only where there are)."""
     # the train pass: RLlib's default inference pass runs without gradients (PPO's module)
     inputs = module._forward_train({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
     dist = module.get_train_action_dist_cls().from_logits(inputs)
     rows = None
-    if advantage > 0 and getattr(module, "critic", None) is not None:
+    if advantage > 0:
         with torch.no_grad():
             policy_actions = dist.to_deterministic().loc
             q = module.critic(torch.cat([obs, obs]), torch.cat([actions, policy_actions])).min(0).values
