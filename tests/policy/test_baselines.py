@@ -78,7 +78,8 @@ def _actor_critic(data):
     from offsim_ray.policy.config import preset
     from offsim_ray.policy.baselines.offline import ActorCritic
 
-    return ActorCritic(preset("smoke", "mlirl"), data.obs_dim, [-1.0] * data.action_dim, [1.0] * data.action_dim)
+    return ActorCritic(preset("smoke", "mlirl"), data.obs_dim, [-1.0] * data.action_dim, [1.0] * data.action_dim,
+                       data=data)
 
 
 def test_rollout_stops_rows_the_task_terminates_and_measures_uncertainty(dynamics):

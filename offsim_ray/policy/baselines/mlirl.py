@@ -33,8 +33,20 @@ states; theirs compares the first 200 steps of each expert trajectory with 200-s
 states. `reward_horizon: 200` does as theirs: 7.6 ± 2.4 (11.0, 6.5, 5.4) on Hopper expert data against 20.8 ±
 9.8 (22.9, 31.7, 7.9) side by side (25 steps: 4.6 ± 0.7); its reward separates by 0.3–1.4 a step where the
 default's separates by 0.01, and the policy falls within 147 steps (docs/benchmarks.md).
-Deviation: SAC's entropy target −dim(A), OffSim's (theirs −dim(A)/2). Theirs scored 16.2 ± 7.6 (25.1, 6.5,
-17.1) on Hopper expert data against 20.8 ± 9.8, and −3·dim(A) (CLARE's) 14.3 ± 13.4: within one spread.
+Deviation: the actor also carries the expert term of OffSim's eq. (9), the censored −log π(a_E|s_E) at weight 1
+(`regulariser`; docs/policy.md), with the Q term scaled by κ / mean|Q| (κ = 1), OffSim's actor; theirs has no expert term and an
+unscaled Q term (`regulariser: 0, q_weight: 0`). Their upper level maximises the expert's likelihood
+E_E[log π_θ(a|s)] through the reward alone, over a policy that their 10⁶ updates make soft-optimal; at the quick
+preset's 12.5k updates that policy never learned a gait, whatever the reward: Hopper expert 20.8 ± 9.8 with its
+learned reward, −0.5 with the task's own, 22.2 ± 7.3 at 200k updates. The term takes the same likelihood
+directly to the policy, as CLARE's authors do with theirs: Hopper expert 99.9 ± 0.1, medium 51.0 ± 3.5 (46.0,
+53.3, 53.6) against the censored BC's 49.5 ± 1.9 and 16.4 ± 11.9 without it (docs/benchmarks.md, "ML-IRL and
+CLARE with OffSim's actor terms").
+Deviation: SAC's entropy target is −3·dim(A), CLARE's, whose actor carries a likelihood term too (theirs
+−dim(A)/2). With the expert term the policy narrows below −dim(A) and the temperature learned from 1.0 climbs to
+30–37 in a quick run (Hopper expert 99.9 ± 0.1, medium 52.6 ± 5.6 (46.4, 51.7, 59.8)); at −3·dim(A) it ends at
+5–6 on Hopper expert data and 0.3–0.4 on medium, for the same scores within a spread. Without the expert term, theirs scored 16.2 ± 7.6 (25.1, 6.5, 17.1) on
+Hopper expert data, −dim(A) 20.8 ± 9.8 and −3·dim(A) 14.3 ± 13.4.
 """
 
 from __future__ import annotations
