@@ -201,7 +201,7 @@ def test_task_reward_oracle_replaces_the_learned_reward_and_its_steps(dynamics, 
     # Hopper's task reward, about 1-3 a step while it stays up, against a reward near 0 less the penalty: the
     # critic learns higher values, with a larger error
     assert rows["task"]["policy/q_mean"] > rows["learned"]["policy/q_mean"]
-    assert rows["task"]["policy/critic_loss"] > 5 * rows["learned"]["policy/critic_loss"], rows
+    assert rows["task"]["policy/critic_loss"] > 2 * rows["learned"]["policy/critic_loss"], rows
 
 
 def test_reward_horizon_compares_expert_openings_with_rollouts_as_long_from_their_first_states(dynamics, tmp_path):

@@ -39,14 +39,16 @@ unscaled Q term (`regulariser: 0, q_weight: 0`). Their upper level maximises the
 E_E[log π_θ(a|s)] through the reward alone, over a policy that their 10⁶ updates make soft-optimal; at the quick
 preset's 12.5k updates that policy never learned a gait, whatever the reward: Hopper expert 20.8 ± 9.8 with its
 learned reward, −0.5 with the task's own, 22.2 ± 7.3 at 200k updates. The term takes the same likelihood
-directly to the policy, as CLARE's authors do with theirs: Hopper expert 99.9 ± 0.1, medium 51.0 ± 3.5 (46.0,
-53.3, 53.6) against the censored BC's 49.5 ± 1.9 and 16.4 ± 11.9 without it (docs/benchmarks.md, "ML-IRL and
-CLARE with OffSim's actor terms").
-Deviation: SAC's entropy target is −3·dim(A), CLARE's, whose actor carries a likelihood term too (theirs
-−dim(A)/2). With the expert term the policy narrows below −dim(A) and the temperature learned from 1.0 climbs to
-30–37 in a quick run (Hopper expert 99.9 ± 0.1, medium 52.6 ± 5.6 (46.4, 51.7, 59.8)); at −3·dim(A) it ends at
-5–6 on Hopper expert data and 0.3–0.4 on medium, for the same scores within a spread. Without the expert term, theirs scored 16.2 ± 7.6 (25.1, 6.5, 17.1) on
-Hopper expert data, −dim(A) 20.8 ± 9.8 and −3·dim(A) 14.3 ± 13.4.
+directly to the policy, as CLARE's authors do with theirs: Hopper expert 99.9 ± 0.0 (99.8, 99.9; seeds 0–1),
+medium 49.6 ± 2.4 (47.2, 52.0; seeds 0–1) against the censored BC's 47.5 and 49.1 on those seeds and 16.4 ± 11.9
+without it (docs/benchmarks.md, "ML-IRL and CLARE with OffSim's actor terms").
+Deviation: the SAC temperature is fixed at 0.01, OffSim's (theirs learned from 1.0 to an entropy of −dim(A)/2).
+The expert term holds the policy narrower than the entropy targets, so a learned temperature has no fixed point:
+from 1.0 it climbed to 30–37 in a quick run at −dim(A), and at −3·dim(A) (CLARE's) to 5–6 at 12.5k updates and
+2,600 at 50k (the critic's values −5·10⁵), scores unchanged (Hopper expert 99.9 ± 0.1, medium 51.0 ± 3.5 (46.0,
+53.3, 53.6) at 12.5k; 99.9 at 50k) but the values headed for overflow at the paper's budget. Without the expert
+term the target made no difference: theirs scored 16.2 ± 7.6 (25.1, 6.5, 17.1) on Hopper expert data, −dim(A)
+20.8 ± 9.8 and −3·dim(A) 14.3 ± 13.4.
 """
 
 from __future__ import annotations
