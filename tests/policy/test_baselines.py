@@ -191,7 +191,8 @@ def test_task_reward_oracle_replaces_the_learned_reward_and_its_steps(dynamics, 
     assert task_rewards(task_reward_fn(simulator.env_id), simulator, obs, actions, next_obs).numpy() == \
         pytest.approx(expected, rel=1e-5)
     box = np.ones(data.action_dim, dtype=np.float32)
-    config = preset("smoke", "mlirl").with_(iterations=2, termination=True)
+    # the temperature learned from 1.0, its authors' setting, under which the ratio below was set
+    config = preset("smoke", "mlirl").with_(iterations=2, termination=True, initial_alpha=1.0, learn_alpha=True)
     rows = {}
     for reward in ("learned", "task"):
         context = TrainingContext(data, config.with_(reward=reward), -box, box, tmp_path / reward,
@@ -201,7 +202,7 @@ def test_task_reward_oracle_replaces_the_learned_reward_and_its_steps(dynamics, 
     # Hopper's task reward, about 1-3 a step while it stays up, against a reward near 0 less the penalty: the
     # critic learns higher values, with a larger error
     assert rows["task"]["policy/q_mean"] > rows["learned"]["policy/q_mean"]
-    assert rows["task"]["policy/critic_loss"] > 2 * rows["learned"]["policy/critic_loss"], rows
+    assert rows["task"]["policy/critic_loss"] > 5 * rows["learned"]["policy/critic_loss"], rows
 
 
 def test_reward_horizon_compares_expert_openings_with_rollouts_as_long_from_their_first_states(dynamics, tmp_path):
