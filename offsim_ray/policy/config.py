@@ -145,13 +145,13 @@ ALGORITHM_DEFAULTS: dict[str, dict] = {
     # 1/(2σ²), σ = 0.1 its exploration noise: the squared error weighted as that Gaussian's −log π per
     # dimension (at λ = 1 its actor left the expert; at κ = 2.5 it fell on Walker2d; measured: docs/benchmarks.md)
     "ddpg": dict(expert_loss="nll", regulariser=50.0),
-    # CLARE's reward steps and entropy target, and ML-IRL's λ, its expert term and temperature (eq. (9)'s term
-    # and α = 0.01, OffSim's actor) depart from their authors' (5e-5 × 1 a round; −1 per dimension; 5.9; none;
-    # learned from 1.0): measured in docs/benchmarks.md, "Table 1 baselines", and explained in each module's docstring
+    # CLARE's reward steps and entropy target, and ML-IRL's λ, depart from their authors' (5e-5 × 1 a round; −1 per
+    # dimension; 5.9); ML-IRL's actor keeps the preset's, OffSim's (eq. (9)'s term, κ = 1, α fixed at 0.01; theirs:
+    # none, unscaled, learned from 1.0): measured in docs/benchmarks.md, "Table 1 baselines", and explained in each
+    # module's docstring
     "clare": dict(initial_alpha=0.2, learn_alpha=True, entropy_target=-3.0, regulariser=0.25, expert_loss="nll",
                   q_weight=0.0, reward_lr=1e-3, reward_updates=10, real_ratio=0.0, uncertainty_threshold=0.5),
-    "mlirl": dict(initial_alpha=0.01, learn_alpha=False, regulariser=1.0, expert_loss="censored", q_weight=1.0,
-                  reward_lr=1e-4, real_ratio=0.05, penalty=1.0),
+    "mlirl": dict(reward_lr=1e-4, real_ratio=0.05, penalty=1.0),
     "iqlearn": dict(actor_lr=3e-5, critic_lr=3e-4, initial_alpha=0.01, learn_alpha=False, regulariser=0.0,
                     q_weight=0.0, chi2=0.5, expert_loss="nll"),
 }
