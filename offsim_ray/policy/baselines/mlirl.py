@@ -39,9 +39,9 @@ unscaled Q term (`regulariser: 0, q_weight: 0`). Their upper level maximises the
 E_E[log π_θ(a|s)] through the reward alone, over a policy that their 10⁶ updates make soft-optimal; at the quick
 preset's 12.5k updates that policy never learned a gait, whatever the reward: Hopper expert 20.8 ± 9.8 with its
 learned reward, −0.5 with the task's own, 22.2 ± 7.3 at 200k updates. The term takes the same likelihood
-directly to the policy, as CLARE's authors do with theirs: Hopper expert 99.9 ± 0.0 (99.8, 99.9; seeds 0–1),
-medium 49.6 ± 2.4 (47.2, 52.0; seeds 0–1) against the censored BC's 47.5 and 49.1 on those seeds and 16.4 ± 11.9
-without it (docs/benchmarks.md, "ML-IRL and CLARE with OffSim's actor terms").
+directly to the policy, as CLARE's authors do with theirs: Hopper expert 99.9 ± 0.1 (99.8, 99.9, 100.1), medium
+49.7 ± 2.0 (47.2, 52.0, 50.0) against the censored BC's 49.5 ± 1.9 (47.5, 49.1, 52.1) and 16.4 ± 11.9 without it;
+both Hopper mixes 100.1, HalfCheetah expert 103.2, Walker2d expert 113.0 (seed 0 each) (docs/benchmarks.md, "ML-IRL and CLARE with OffSim's actor terms").
 Deviation: the SAC temperature is fixed at 0.01, OffSim's (theirs learned from 1.0 to an entropy of −dim(A)/2).
 The expert term holds the policy narrower than the entropy targets, so a learned temperature has no fixed point:
 from 1.0 it climbed to 30–37 in a quick run at −dim(A), and at −3·dim(A) (CLARE's) to 5–6 at 12.5k updates and
