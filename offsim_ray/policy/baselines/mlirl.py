@@ -46,7 +46,8 @@ Deviation: the SAC temperature is fixed at 0.01, OffSim's (theirs learned from 1
 The expert term holds the policy narrower than the entropy targets, so a learned temperature has no fixed point:
 from 1.0 it climbed to 30–37 in a quick run at −dim(A), and at −3·dim(A) (CLARE's) to 5–6 at 12.5k updates and
 2,600 at 50k (the critic's values −5·10⁵), scores unchanged (Hopper expert 99.9 ± 0.1, medium 51.0 ± 3.5 (46.0,
-53.3, 53.6) at 12.5k; 99.9 at 50k) but both still climbing (the paper's budget was not run). Without the expert
+53.3, 53.6) at 12.5k; 99.9 at 50k) but both still climbing (the paper's budget was not run). Fixed, the critic
+stays bounded: 100.0 ± 0.1 on Hopper expert data at 50k updates, its values −125 to −167. Without the expert
 term the target made no difference: theirs scored 16.2 ± 7.6 (25.1, 6.5, 17.1) on Hopper expert data, −dim(A)
 20.8 ± 9.8 and −3·dim(A) 14.3 ± 13.4.
 """
