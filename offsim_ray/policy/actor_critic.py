@@ -176,7 +176,7 @@ class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
 
 
 def td_critic_loss(module: ActorCriticModule, obs, actions, rewards, next_obs, terminateds, gamma: float,
-                   value_bound: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                   value_bound: float | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Σ_e ½(Q_e(s, a) − y)², y = r + γ(1 − d)·V'(s') from the target networks, V' within ±`value_bound`;
     also Q(s, a), (E, B)."""
     with torch.no_grad():

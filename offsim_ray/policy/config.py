@@ -12,8 +12,10 @@ from offsim_ray.envs import REWARDS, START_STATES, VARIANCES
 from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
+# the model-based IRL baselines, whose SAC trains on batches of a dynamics ensemble's rollouts
+MODEL_BASED_ALGORITHMS = ("clare", "mlirl")
 # RLlib's in the learned env "OffSim-v0", and the model-based IRL baselines: those a `reward: task` oracle can train
-TASK_REWARD_ALGORITHMS = ALGORITHMS[:3] + ("clare", "mlirl")
+TASK_REWARD_ALGORITHMS = ALGORITHMS[:3] + MODEL_BASED_ALGORITHMS
 # those whose actor trains beside Q critics: the ones `advantage_weight` can weigh eq. (9) by
 Q_CRITIC_ALGORITHMS = ("sac", "ddpg", "clare", "mlirl", "iqlearn")
 # the allowed values of the config's choice fields: their checks and error hints are made from this
@@ -68,6 +70,7 @@ class PolicyConfig:
     rollout_starts: int = 2000       # clare, mlirl: model rollouts of `horizon` steps started per iteration
     real_ratio: float = 0.0          # clare, mlirl: share of real data rows in each policy batch
     penalty: float = 0.0             # mlirl: λ of the uncertainty penalty r − λ·max_i‖σ_i(s, a)‖
+    value_clamp: bool = False        # clare, mlirl: TD targets' next values clamped to ±max|r|/(1 − γ) of each batch's rewards, the largest return they allow (OffSim's learned env clamps to r_φ's bound; measured: docs/benchmarks.md)
     true_reward: float = 0.0         # clare, mlirl: weight of the dataset's recorded reward added on real rows (ML-IRL's authors: 1; not IRL, measured)
     uncertainty_threshold: float = 0.5  # clare: normalised uncertainty below which data counts as reliable
     chi2: float = 0.5                # iqlearn: α of the χ² regulariser φ(x) = x − x²/(4α)
@@ -98,6 +101,7 @@ class PolicyConfig:
             "reward_batch": self.reward_batch > 0, "reward_horizon": self.reward_horizon >= 0,
             "rollout_starts": self.rollout_starts > 0,
             "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
+            "value_clamp": not self.value_clamp or self.algo in MODEL_BASED_ALGORITHMS,
             "true_reward": self.true_reward >= 0 and (self.true_reward == 0 or self.real_ratio > 0),
             "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
@@ -108,6 +112,7 @@ class PolicyConfig:
                      {**{name: choice_hint(name, values) for name, values in CHOICES.items()},
                       "true_reward": "must be ≥ 0, and > 0 only with real rows (real_ratio > 0)",
                       "advantage_weight": "must be ≥ 0, and > 0 only for " + ", ".join(Q_CRITIC_ALGORITHMS),
+                      "value_clamp": "only for " + " and ".join(MODEL_BASED_ALGORITHMS),
                       "reward": choice_hint("reward", REWARDS) + "; task only for " + ", ".join(TASK_REWARD_ALGORITHMS)})
 
     @property

@@ -13,6 +13,7 @@ import torch
 from offsim_ray.data.transitions import EXPERT, Transitions
 from offsim_ray.policy.actor_critic import actor_objective, build_module, soft_update, td_critic_loss
 from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.losses import batch_value_bound
 from offsim_ray.policy.progress import GeneratorState
 from offsim_ray.policy.regulariser import StateActionPairs, expert_loss, normalise_actions
 
@@ -119,9 +120,11 @@ class ActorCritic:
         return floats(self.update(critic_loss, actor_obs))
 
     def sac_update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """SAC on `batch`: the TD loss of the twin critics, the actor on the batch's states."""
+        """SAC on `batch`: the TD loss of the twin critics (with `value_clamp`, next values within the return
+        the batch's rewards allow), the actor on the batch's states."""
+        bound = batch_value_bound(batch.rewards, self.config.gamma) if self.config.value_clamp else None
         critic_loss, q = td_critic_loss(self.module, batch.obs, batch.actions, batch.rewards, batch.next_obs,
-                                        batch.terminated, self.config.gamma)
+                                        batch.terminated, self.config.gamma, bound)
         return {**self.update(critic_loss, batch.obs), "policy/q_mean": q.detach().mean()}
 
     def sac_step(self, batch: Batch) -> dict[str, float]:
