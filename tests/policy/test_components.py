@@ -94,6 +94,27 @@ def test_value_bound_is_the_largest_return_of_the_learned_rewards():
     assert value_bound(0.99, 0.0, reward="task") is None  # the task's reward has no bound the env knows
 
 
+def test_value_clamp_holds_the_baselines_td_targets_to_the_return_their_batch_rewards_allow():
+    from offsim_ray.policy.baselines.offline import ActorCritic, Batch
+    from offsim_ray.policy.config import preset
+    from offsim_ray.policy.losses import batch_value_bound
+
+    assert batch_value_bound(torch.tensor([0.5, -2.0, 1.0]), 0.9).item() == pytest.approx(20.0)
+    rewards = torch.tensor([0.5, -1.0, 0.25, 0.0])
+    batch = Batch(torch.zeros(4, 3), torch.zeros(4, 2), rewards, torch.zeros(4, 3), torch.zeros(4))
+
+    losses = {}
+    for clamp in (False, True):
+        config = preset("smoke", "clare").with_(algo="clare", regulariser=0.0, value_clamp=clamp)
+        learner = ActorCritic(config, 3, -np.ones(2), np.ones(2))
+        with torch.no_grad():  # a target critic that has run away: about 10⁴ everywhere
+            list(learner.module.target_critic.parameters())[-1].fill_(1e4)
+        losses[clamp] = learner.sac_update(batch)["policy/critic_loss"].item()
+    # targets near 0.99·10⁴ without the clamp; within ±(1 + 0.99)·100 with it (|Q| ≈ 0 at the start)
+    assert losses[False] > 0.9 * (0.99e4) ** 2
+    assert losses[True] < (1.99 * 100) ** 2 + 1
+
+
 def test_flat_replay_wraps_around_and_clips_actions():
     from offsim_ray.policy.replay import FlatReplay
 
@@ -241,6 +262,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"action_clip": 1.0}, "action_clip=1.0"),
     ({"reward_horizon": -1}, "reward_horizon=-1"),
     ({"true_reward": 1.0}, "true_reward=1.0 (must be ≥ 0, and > 0 only with real rows (real_ratio > 0))"),
+    ({"algo": "sac", "value_clamp": True}, "value_clamp=True (only for clare and mlirl)"),
     ({"algo": "ppo", "advantage_weight": 1.0}, "advantage_weight=1.0 (must be ≥ 0, and > 0 only for sac, ddpg, clare, mlirl, iqlearn)"),
     ({"reward": "true"}, "reward='true' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),
     ({"algo": "bc", "reward": "task"}, "reward='task' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),

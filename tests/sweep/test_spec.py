@@ -85,12 +85,14 @@ def test_trial_keys_of_a_smoke_config_stay_as_they_were():
     assert keys == ["env=hopper_dataset=expert_3f5c8da9", "env=hopper_dataset=expert-random_ca51d737"]
 
 
-@pytest.mark.parametrize("name, value", [("precision", "bf16"), ("entropy_target", -2.0), ("action_clip", 0.995),
-                                         ("reward", "task"), ("reward_horizon", 200)])
-def test_a_setting_added_later_keys_a_trial_only_when_it_is_set(name, value):
+@pytest.mark.parametrize("name, value, algo", [("precision", "bf16", "sac"), ("entropy_target", -2.0, "sac"),
+                                               ("action_clip", 0.995, "sac"), ("reward", "task", "sac"),
+                                               ("reward_horizon", 200, "sac"), ("advantage_weight", 1.0, "sac"),
+                                               ("value_clamp", True, "mlirl")])
+def test_a_setting_added_later_keys_a_trial_only_when_it_is_set(name, value, algo):
     spec = parse_spec(BASE, "smoke")
     point = spec.points()[0]
-    config = trial_config(spec, point, out="a")
+    config = replace(trial_config(spec, point, out="a"), algo=algo)
     changed = replace(config, policy={**config.policy, name: value})
     assert name not in config.resolved()["policy"] and changed.resolved()["policy"][name] == value
     assert trial_key(point, changed) != trial_key(point, config)
