@@ -150,12 +150,12 @@ ALGORITHM_DEFAULTS: dict[str, dict] = {
     # 1/(2σ²), σ = 0.1 its exploration noise: the squared error weighted as that Gaussian's −log π per
     # dimension (at λ = 1 its actor left the expert; at κ = 2.5 it fell on Walker2d; measured: docs/benchmarks.md)
     "ddpg": dict(expert_loss="nll", regulariser=50.0),
-    # CLARE's reward steps and entropy target, and ML-IRL's λ, depart from their authors' (5e-5 × 1 a round; −1 per
-    # dimension; 5.9); ML-IRL's actor keeps the preset's, OffSim's (eq. (9)'s term, κ = 1, α fixed at 0.01; theirs:
-    # none, unscaled, learned from 1.0): measured in docs/benchmarks.md, "Table 1 baselines", and explained in each
+    # CLARE's reward steps and ML-IRL's λ depart from their authors' (5e-5 × 1 a round; 5.9); both actors keep the
+    # preset's, OffSim's (eq. (9)'s censored term at 1, κ = 1, α fixed at 0.01; CLARE's authors: the plain term at
+    # 0.25, unscaled, learned from 0.2; ML-IRL's: none, unscaled, learned from 1.0), CLARE's critic with TD targets
+    # clamped to its batches' rewards: measured in docs/benchmarks.md, "Table 1 baselines", and explained in each
     # module's docstring
-    "clare": dict(initial_alpha=0.2, learn_alpha=True, entropy_target=-3.0, regulariser=0.25, expert_loss="nll",
-                  q_weight=0.0, reward_lr=1e-3, reward_updates=10, real_ratio=0.0, uncertainty_threshold=0.5),
+    "clare": dict(value_clamp=True, reward_lr=1e-3, reward_updates=10, real_ratio=0.0, uncertainty_threshold=0.5),
     "mlirl": dict(reward_lr=1e-4, real_ratio=0.05, penalty=1.0),
     "iqlearn": dict(actor_lr=3e-5, critic_lr=3e-4, initial_alpha=0.01, learn_alpha=False, regulariser=0.0,
                     q_weight=0.0, chi2=0.5, expert_loss="nll"),
@@ -163,10 +163,10 @@ ALGORITHM_DEFAULTS: dict[str, dict] = {
 
 
 def preset(name: str, algo: str | None = None) -> PolicyConfig:
-    """The preset's config, with `algo`'s own defaults when it is a baseline."""
+    """The preset's config, for `algo` with its own defaults when it is a baseline."""
     if name not in PRESETS:
         raise OffSimError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return PRESETS[name].with_(**ALGORITHM_DEFAULTS.get(algo, {}))
+    return PRESETS[name].with_(**({"algo": algo} if algo else {}), **ALGORITHM_DEFAULTS.get(algo, {}))
 
 
 @dataclass(frozen=True)

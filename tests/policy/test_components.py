@@ -105,7 +105,7 @@ def test_value_clamp_holds_the_baselines_td_targets_to_the_return_their_batch_re
 
     losses = {}
     for clamp in (False, True):
-        config = preset("smoke", "clare").with_(algo="clare", regulariser=0.0, value_clamp=clamp)
+        config = preset("smoke", "clare").with_(regulariser=0.0, value_clamp=clamp)
         learner = ActorCritic(config, 3, -np.ones(2), np.ones(2))
         with torch.no_grad():  # a target critic that has run away: about 10⁴ everywhere
             list(learner.module.target_critic.parameters())[-1].fill_(1e4)
