@@ -47,7 +47,8 @@ def _absolute(path: str) -> str:
 LATER_SETTINGS = ((None, "drop_nonfinite", False), ("policy", "precision", "fp32"), ("policy", "entropy_target", -1.0),
                   ("policy", "action_clip", 0.99), ("policy", "true_reward", 0.0),
                   ("policy", "reward", "learned"), ("policy", "reward_horizon", 0),
-                  ("policy", "advantage_weight", 0.0), ("policy", "value_clamp", False))
+                  ("policy", "advantage_weight", 0.0), ("policy", "value_clamp", False),
+                  ("policy", "clamp_bound", "batch"))
 
 
 @dataclass(frozen=True)

@@ -176,8 +176,9 @@ class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
 
 
 def td_critic_loss(module: ActorCriticModule, obs, actions, rewards, next_obs, terminateds, gamma: float,
-                   value_bound: float | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Σ_e ½(Q_e(s, a) − y)², y = r + γ(1 − d)·V'(s') from the target networks, V' within ±`value_bound`;
+                   value_bound: float | torch.Tensor | tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Σ_e ½(Q_e(s, a) − y)², y = r + γ(1 − d)·V'(s') from the target networks, V' within ±`value_bound`
+    (or a (low, high) pair);
     also Q(s, a), (E, B)."""
     with torch.no_grad():
         target = losses.td_target(rewards, terminateds.float(), module.soft_value(next_obs, target=True), gamma,

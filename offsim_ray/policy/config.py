@@ -20,7 +20,8 @@ TASK_REWARD_ALGORITHMS = ALGORITHMS[:3] + MODEL_BASED_ALGORITHMS
 Q_CRITIC_ALGORITHMS = ("sac", "ddpg", "clare", "mlirl", "iqlearn")
 # the allowed values of the config's choice fields: their checks and error hints are made from this
 CHOICES = {"algo": ALGORITHMS, "expert_loss": ("mse", "nll", "censored"), "variance": VARIANCES, "start_states": START_STATES, "reward": REWARDS,
-           "iq_value": ("value", "v0"), "chi2_rows": ("expert", "all"), "value_rows": ("expert", "all"), "precision": ("fp32", "bf16")}
+           "iq_value": ("value", "v0"), "chi2_rows": ("expert", "all"), "value_rows": ("expert", "all"), "precision": ("fp32", "bf16"),
+           "clamp_bound": ("batch", "range")}
 
 
 def choice_hint(name: str, values: tuple[str, ...]) -> str:
@@ -70,7 +71,8 @@ class PolicyConfig:
     rollout_starts: int = 2000       # clare, mlirl: model rollouts of `horizon` steps started per iteration
     real_ratio: float = 0.0          # clare, mlirl: share of real data rows in each policy batch
     penalty: float = 0.0             # mlirl: λ of the uncertainty penalty r − λ·max_i‖σ_i(s, a)‖
-    value_clamp: bool = False        # clare, mlirl: TD targets' next values clamped to ±max|r|/(1 − γ) of each batch's rewards, the largest return they allow (OffSim's learned env clamps to r_φ's bound; measured: docs/benchmarks.md)
+    value_clamp: bool = False        # clare, mlirl: TD targets' next values clamped to ±max|r|/(1 − γ), the largest return the rewards allow (OffSim's learned env clamps to r_φ's bound; measured: docs/benchmarks.md)
+    clamp_bound: str = "batch"       # clare, mlirl with value_clamp: ±max|r| of each "batch"'s rewards, or the "range" [min(r, 0), max(r, 0)] of every data row's and the iteration's rollout rows' (measured: docs/benchmarks.md)
     true_reward: float = 0.0         # clare, mlirl: weight of the dataset's recorded reward added on real rows (ML-IRL's authors: 1; not IRL, measured)
     uncertainty_threshold: float = 0.5  # clare: normalised uncertainty below which data counts as reliable
     chi2: float = 0.5                # iqlearn: α of the χ² regulariser φ(x) = x − x²/(4α)

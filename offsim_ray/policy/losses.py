@@ -57,18 +57,27 @@ def q_scale(q: torch.Tensor, weight: float) -> torch.Tensor | float:
 
 
 def td_target(rewards: torch.Tensor, terminateds: torch.Tensor, next_q: torch.Tensor, gamma: float,
-              bound: float | torch.Tensor | None = None) -> torch.Tensor:
-    """r + γ(1 − d)·Q'(s', μ'(s')), no gradient; Q' clamped to ±`bound`, the largest return the rewards allow,
-    so that a critic extrapolating on states the model drifts to cannot feed on its own overestimates."""
+              bound: float | torch.Tensor | tuple | None = None) -> torch.Tensor:
+    """r + γ(1 − d)·Q'(s', μ'(s')), no gradient; Q' clamped to ±`bound` (or to a (low, high) pair), the
+    returns the rewards allow, so that a critic extrapolating on states the model drifts to cannot feed on
+    its own overestimates."""
     if bound is not None:
-        next_q = next_q.clamp(-bound, bound)
+        low, high = bound if isinstance(bound, tuple) else (-bound, bound)
+        next_q = next_q.clamp(low, high)
     return (rewards + gamma * (1.0 - terminateds) * next_q).detach()
 
 
 def batch_value_bound(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
-    """max|r| / (1 − γ) over a batch's rewards: the largest return rewards of that size allow, a TD clamp for
-    a reward with no bound of its own."""
+    """max|r| / (1 − γ) over `rewards`: the largest return rewards of that size allow, a TD clamp for a reward
+    with no bound of its own."""
     return rewards.detach().abs().max() / max(1.0 - gamma, 1e-12)
+
+
+def value_range_of(rewards: torch.Tensor, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """[min(r, 0), max(r, 0)] / (1 − γ) over `rewards`: the lowest and highest returns they allow, ended by a
+    termination or not."""
+    rewards = rewards.detach()
+    return tuple(r / max(1.0 - gamma, 1e-12) for r in (rewards.min().clamp_max(0.0), rewards.max().clamp_min(0.0)))
 
 
 def critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

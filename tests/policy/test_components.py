@@ -97,22 +97,26 @@ def test_value_bound_is_the_largest_return_of_the_learned_rewards():
 def test_value_clamp_holds_the_baselines_td_targets_to_the_return_their_batch_rewards_allow():
     from offsim_ray.policy.baselines.offline import ActorCritic, Batch
     from offsim_ray.policy.config import preset
-    from offsim_ray.policy.losses import batch_value_bound
+    from offsim_ray.policy.losses import batch_value_bound, value_range_of
 
     assert batch_value_bound(torch.tensor([0.5, -2.0, 1.0]), 0.9).item() == pytest.approx(20.0)
+    assert [b.item() for b in value_range_of(torch.tensor([0.5, -2.0, 1.0]), 0.9)] == pytest.approx([-20.0, 10.0])
+    assert [b.item() for b in value_range_of(torch.tensor([-0.5, -2.0]), 0.9)] == pytest.approx([-20.0, 0.0])
     rewards = torch.tensor([0.5, -1.0, 0.25, 0.0])
     batch = Batch(torch.zeros(4, 3), torch.zeros(4, 2), rewards, torch.zeros(4, 3), torch.zeros(4))
 
     losses = {}
-    for clamp in (False, True):
+    for label, clamp, bound in (("off", False, None), ("batch", True, None), ("given", True, (torch.tensor(-5.0), torch.tensor(2.0)))):
         config = preset("smoke", "clare").with_(regulariser=0.0, value_clamp=clamp)
         learner = ActorCritic(config, 3, -np.ones(2), np.ones(2))
         with torch.no_grad():  # a target critic that has run away: about 10⁴ everywhere
             list(learner.module.target_critic.parameters())[-1].fill_(1e4)
-        losses[clamp] = learner.sac_update(batch)["policy/critic_loss"].item()
-    # targets near 0.99·10⁴ without the clamp; within ±(1 + 0.99)·100 with it (|Q| ≈ 0 at the start)
-    assert losses[False] > 0.9 * (0.99e4) ** 2
-    assert losses[True] < (1.99 * 100) ** 2 + 1
+        losses[label] = learner.sac_update(batch, bound)["policy/critic_loss"].item()
+    # targets near 0.99·10⁴ without the clamp; within ±(1 + 0.99)·100 with the batch's (|Q| ≈ 0 at the
+    # start); near 0.99·2 with a (low, high) bound given, e.g. the range of every row's rewards (`clamp_bound: range`)
+    assert losses["off"] > 0.9 * (0.99e4) ** 2
+    assert (1.99 * 100) ** 2 + 1 > losses["batch"] > 0.9 * (0.99 * 100 - 1) ** 2 / 2
+    assert 0.9 * (0.99 * 2 - 1) ** 2 / 2 < losses["given"] < (1 + 0.99 * 2) ** 2 + 1
 
 
 def test_flat_replay_wraps_around_and_clips_actions():

@@ -30,6 +30,7 @@ from offsim_ray.data.transitions import EXPERT, Transitions
 from offsim_ray.errors import OffSimError
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import PolicyConfig
+from offsim_ray.policy.losses import value_range_of
 from offsim_ray.policy.baselines.offline import ActorCritic, Batch, DataRows
 from offsim_ray.policy.trainers import TrainingContext
 from offsim_ray.policy.progress import GeneratorState, Iterations
@@ -211,6 +212,17 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
     def rewards(obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         return reward(obs, actions) if task is None else task_rewards(task, simulator, obs, actions, next_obs)
 
+    @torch.no_grad()
+    def model_rewards(model: Rollout) -> torch.Tensor:
+        return rewards(model.obs, model.actions, model.next_obs) - method.penalty(model.uncertainty, config)
+
+    @torch.no_grad()
+    def real_rewards(index: torch.Tensor) -> torch.Tensor:
+        r = rewards(rows.obs[index], rows.actions[index], rows.next_obs[index])
+        if config.true_reward:  # never reads the recorded rewards otherwise (NaN where unknown)
+            r = r + config.true_reward * rows.rewards[index]
+        return r
+
     parts = {"actor_critic": actor_critic, "reward": reward, "reward_optimiser": reward_opt, "buffer": buffer,
              "generator": GeneratorState(generator)}
     with Iterations(context, method.name, parts) as run:
@@ -218,18 +230,17 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
             starts = rows.obs[rows.sample(config.rollout_starts, generator, method.starts_from_expert)]
             model_rows = rollout(actor_critic.module, simulator, starts, config.horizon, generator, config.termination)
             buffer.add(model_rows)
+            bound, clamp_metrics = None, {}
+            if config.value_clamp and config.clamp_bound == "range":  # r is fixed until this round's reward steps
+                every_row = torch.arange(len(rows.obs), device=device)
+                bound = value_range_of(torch.cat([real_rewards(every_row), model_rewards(model_rows)]), config.gamma)
+                clamp_metrics = {"policy/value_low": bound[0].item(), "policy/value_high": bound[1].item()}
             for _ in range(config.updates_per_iteration):
                 model = buffer.sample(config.batch_size - n_real, generator)
                 real = rows.sample(n_real, generator)
-                with torch.no_grad():
-                    r_model = (rewards(model.obs, model.actions, model.next_obs)
-                               - method.penalty(model.uncertainty, config))
-                    r_real = rewards(rows.obs[real], rows.actions[real], rows.next_obs[real])
-                    if config.true_reward:  # never reads the recorded rewards otherwise (NaN where unknown)
-                        r_real = r_real + config.true_reward * rows.rewards[real]
-                batch = Batch.concat([Batch(model.obs, model.actions, r_model, model.next_obs, model.terminated),
-                                      rows.batch(real, r_real)])
-                policy_metrics = actor_critic.sac_step(batch)
+                batch = Batch.concat([Batch(model.obs, model.actions, model_rewards(model), model.next_obs,
+                                            model.terminated), rows.batch(real, real_rewards(real))])
+                policy_metrics = actor_critic.sac_step(batch, bound)
             reward_metrics = {}
             for _ in range(config.reward_updates if task is None else 0):
                 if openings is None:
@@ -248,6 +259,6 @@ def train_model_based(method: RewardLearning, context: TrainingContext):
                 reward_opt.zero_grad()
                 loss.backward()
                 reward_opt.step()
-            run.write(iteration, {**policy_metrics, **reward_metrics,
+            run.write(iteration, {**policy_metrics, **clamp_metrics, **reward_metrics,
                                   "irl/model_uncertainty": model_rows.uncertainty.mean().item(), **prepared})
     return actor_critic.module.eval(), run.last

@@ -119,16 +119,17 @@ class ActorCritic:
     def step(self, critic_loss: torch.Tensor, actor_obs: torch.Tensor) -> dict[str, float]:
         return floats(self.update(critic_loss, actor_obs))
 
-    def sac_update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """SAC on `batch`: the TD loss of the twin critics (with `value_clamp`, next values within the return
-        the batch's rewards allow), the actor on the batch's states."""
-        bound = batch_value_bound(batch.rewards, self.config.gamma) if self.config.value_clamp else None
+    def sac_update(self, batch: Batch, bound: tuple | None = None) -> dict[str, torch.Tensor]:
+        """SAC on `batch`: the TD loss of the twin critics (with `value_clamp`, next values within the (low,
+        high) `bound`, or by default ± the return the batch's rewards allow), the actor on the batch's states."""
+        if self.config.value_clamp and bound is None:
+            bound = batch_value_bound(batch.rewards, self.config.gamma)
         critic_loss, q = td_critic_loss(self.module, batch.obs, batch.actions, batch.rewards, batch.next_obs,
                                         batch.terminated, self.config.gamma, bound)
         return {**self.update(critic_loss, batch.obs), "policy/q_mean": q.detach().mean()}
 
-    def sac_step(self, batch: Batch) -> dict[str, float]:
-        return floats(self.sac_update(batch))
+    def sac_step(self, batch: Batch, bound: tuple | None = None) -> dict[str, float]:
+        return floats(self.sac_update(batch, bound))
 
 
 def floats(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
