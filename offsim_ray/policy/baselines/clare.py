@@ -24,14 +24,17 @@ Deviations, measured (docs/benchmarks.md, "Table 1 baselines"):
   round scored 26.9 at 5e-5 and 29.1 at 1e-3.
 - The actor is OffSim's (the preset's): the likelihood term censored at the action box at weight 1, the Q term
   scaled by 1 / mean|Q|, the temperature fixed at 0.01 (the authors: the plain likelihood at λ = 0.25, the Q
-  term unscaled, the temperature learned from 0.2). Quick preset, seeds 0–2: Hopper expert 99.9 ± 0.1, medium
-  49.8 ± 3.4 (BC 49.5 ± 1.9), expert+medium 100.0 ± 0.0, expert+random 97.0 ± 4.1, Walker2d expert 106.4 ±
-  0.6. With theirs it fell on Hopper expert (22.0 ± 5.4); with their entropy target moved to −3·dim(A) it
+  term unscaled, the temperature learned from 0.2). Quick preset, seeds 0–2, with the batch clamp below: Hopper
+  expert 99.9 ± 0.1, medium 49.8 ± 3.4 (BC 49.5 ± 1.9), expert+medium 100.0 ± 0.0, expert+random 97.0 ± 4.1,
+  Walker2d expert 106.4 ± 0.6. With theirs it fell on Hopper expert (22.0 ± 5.4); with their entropy target moved to −3·dim(A) it
   scored 99.7 ± 0.1 there but 41.8 ± 1.2 on medium, 77.4 ± 31.5 and 71.6 ± 39.7 on the mixes (a seed falling
   on each) and 34.0 ± 10.6 on Walker2d expert.
-- The critic's TD targets are clamped to ±max|r|/(1 − γ) of each batch's rewards (`value_clamp`; OffSim's
-  clamp to the return r_φ allows): with OffSim's actor and no clamp its values climbed to 1,709 on Hopper
-  expert+random (score 16.6, seed 0); with the clamp 91.1, and 99.8 and 100.0 on seeds 1 and 2.
+- The critic's TD targets are clamped to the returns the reward allows, [min(r, 0), max(r, 0)]/(1 − γ) with r
+  over every data row and the iteration's new rollout rows (`value_clamp`, `clamp_bound: range`; OffSim's clamp
+  to the return r_φ allows): with OffSim's actor and no clamp its values climbed to 1,709 on Hopper expert+random
+  (score 16.6, seed 0); with the clamp 96.9 ± 4.2 (91.0, 99.8, 100.0). The bound of each batch's rewards
+  (`clamp_bound: batch`, ±max|r|/(1 − γ)) held there too (97.0 ± 4.1) but scored 41.0 ± 5.1 on Walker2d medium
+  against the range's 47.9 ± 4.0 (BC 47.3).
 """
 
 from __future__ import annotations
