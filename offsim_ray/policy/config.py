@@ -71,7 +71,7 @@ class PolicyConfig:
     rollout_starts: int = 2000       # clare, mlirl: model rollouts of `horizon` steps started per iteration
     real_ratio: float = 0.0          # clare, mlirl: share of real data rows in each policy batch
     penalty: float = 0.0             # mlirl: λ of the uncertainty penalty r − λ·max_i‖σ_i(s, a)‖
-    value_clamp: bool = False        # clare, mlirl: TD targets' next values clamped to ±max|r|/(1 − γ), the largest return the rewards allow (OffSim's learned env clamps to r_φ's bound; measured: docs/benchmarks.md)
+    value_clamp: bool = False        # clare, mlirl: TD targets' next values clamped to the returns the rewards allow, as `clamp_bound` says (OffSim's learned env clamps to r_φ's bound; measured: docs/benchmarks.md)
     clamp_bound: str = "batch"       # clare, mlirl with value_clamp: ±max|r| of each "batch"'s rewards, or the "range" [min(r, 0), max(r, 0)] of every data row's and the iteration's rollout rows' (measured: docs/benchmarks.md)
     true_reward: float = 0.0         # clare, mlirl: weight of the dataset's recorded reward added on real rows (ML-IRL's authors: 1; not IRL, measured)
     uncertainty_threshold: float = 0.5  # clare: normalised uncertainty below which data counts as reliable
