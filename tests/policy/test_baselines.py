@@ -199,7 +199,7 @@ def test_task_reward_oracle_replaces_the_learned_reward_and_its_steps(dynamics, 
                                   simulator=simulator, progress=False)
         rows[reward] = mlirl.train(context)[1]
     assert "irl/reward_loss" in rows["learned"] and "irl/reward_loss" not in rows["task"]
-    # Hopper's task reward, about 1-3 a step while it stays up, against a reward near 0 less the penalty: the
+    # Hopper's task reward, about 1-3 a step while it stays up, against a learned reward near 0: the
     # critic learns higher values, with a larger error
     assert rows["task"]["policy/q_mean"] > rows["learned"]["policy/q_mean"]
     assert rows["task"]["policy/critic_loss"] > 5 * rows["learned"]["policy/critic_loss"], rows

@@ -88,7 +88,7 @@ def test_trial_keys_of_a_smoke_config_stay_as_they_were():
 @pytest.mark.parametrize("name, value, algo", [("precision", "bf16", "sac"), ("entropy_target", -2.0, "sac"),
                                                ("action_clip", 0.995, "sac"), ("reward", "task", "sac"),
                                                ("reward_horizon", 200, "sac"), ("advantage_weight", 1.0, "sac"),
-                                               ("value_clamp", True, "mlirl"), ("clamp_bound", "range", "mlirl")])
+                                               ("clamp_bound", "range", "sac")])
 def test_a_setting_added_later_keys_a_trial_only_when_it_is_set(name, value, algo):
     spec = parse_spec(BASE, "smoke")
     point = spec.points()[0]
@@ -96,6 +96,19 @@ def test_a_setting_added_later_keys_a_trial_only_when_it_is_set(name, value, alg
     changed = replace(config, policy={**config.policy, name: value})
     assert name not in config.resolved()["policy"] and changed.resolved()["policy"][name] == value
     assert trial_key(point, changed) != trial_key(point, config)
+
+
+@pytest.mark.parametrize("algo", ["clare", "mlirl"])
+def test_the_baselines_clamp_keys_their_trials_and_once_off_leaves_their_keys_as_before_it_existed(algo):
+    """Both clamp by default, so their keys name the clamp; turned off, it is left out of the key again."""
+    spec = parse_spec(BASE, "smoke")
+    point = spec.points()[0]
+    config = replace(trial_config(spec, point, out="a"), algo=algo)
+    assert {k: config.resolved()["policy"][k] for k in ("value_clamp", "clamp_bound")} == \
+        {"value_clamp": True, "clamp_bound": "range"}
+    off = replace(config, policy={**config.policy, "value_clamp": False, "clamp_bound": "batch"})
+    assert "value_clamp" not in off.resolved()["policy"] and "clamp_bound" not in off.resolved()["policy"]
+    assert trial_key(point, off) != trial_key(point, config)
 
 
 def test_iqlearn_value_rows_keys_its_trials_on_a_mix_only():

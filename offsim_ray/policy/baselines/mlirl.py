@@ -18,11 +18,19 @@ SAC temperature learned from 1.0; 5% real rows in policy batches; rollouts from 
 Horizon (theirs: 43 on Hopper), policy networks and budgets are the preset's, the same for every method;
 at horizon 43 it scored 5.0 on Hopper expert data against 22.9 at 5 (seed 0, docs/benchmarks.md).
 
-Deviation: λ = 1 (theirs 5.9, tuned for a world model fit to convergence on D4RL's million rows). Our
-dynamics fit (the quick preset's 2000 maximum-likelihood steps on 20k rows) gives the expert data itself
-U ≈ 0.70, so λ = 5.9 charges about 4 a step, against a reward spread of 0.01–0.5: the policy lowers U
-instead of imitating and falls within 17 steps (−0.4 on Hopper expert data, seed 0); λ = 1 scored 22.9,
-31.7 and 7.9 on seeds 0–2 (docs/benchmarks.md, "Table 1 baselines").
+Deviation: no uncertainty penalty by default, λ = 0 (theirs 5.9, tuned for a world model fit to convergence on
+D4RL's million rows; `penalty` sets it). Our dynamics fit (the quick preset's 2000 maximum-likelihood steps on 20k
+rows) gives the expert data itself U ≈ 0.70, so λ = 5.9 charges about 4 a step against a reward spread of
+0.01–0.5, and the policy fell within 17 steps (−0.4 on Hopper expert data, seed 0, its authors' actor). With the
+actor's expert term below, λ = 1 (the default before, no clamp) held the expert on Hopper expert data but scored
+0.84× BC on Walker2d medium (39.7 ± 2.5); with the clamp below, λ = 0.1 scored 0.91× (43.2 ± 1.7) and λ = 0 0.95×
+(45.1 ± 4.8); on Hopper medium 1.00×, 1.01× and 1.05× (51.8 ± 3.0, above BC on every seed). The expert term is
+what holds the policy near the data here. Every other run quoted below had λ = 1 and no clamp, unless it says so.
+Deviation: the critic's TD targets are clamped to the returns the reward allows, [min(r, 0), max(r, 0)]/(1 − γ)
+with r over every data row and the iteration's new rollout rows (`value_clamp`, `clamp_bound: range`, as CLARE's).
+It takes the penalty's other part: without either, the critic ran away on Hopper expert+random (values +1,265,
+59.7 on seed 1); with the clamp 99.9 ± 0.1 (100.0, 99.8, 100.0) (docs/benchmarks.md, "ML-IRL without its
+uncertainty penalty, on Hopper").
 Deviation: the real rows' reward is r_θ(s, a) alone. The authors' implementation adds the dataset's recorded
 reward to it (and its model rows carry the penalty alone), so their policy also learns from the true reward, which
 an IRL method must not see; `true_reward: 1` does as they do. On Hopper expert data it scored 19.9 ± 10.0 (27.6,
@@ -39,9 +47,13 @@ unscaled Q term (`regulariser: 0, q_weight: 0`). Their upper level maximises the
 E_E[log π_θ(a|s)] through the reward alone, over a policy that their 10⁶ updates make soft-optimal; at the quick
 preset's 12.5k updates that policy never learned a gait, whatever the reward: Hopper expert 20.8 ± 9.8 with its
 learned reward, −0.5 with the task's own, 22.2 ± 7.3 at 200k updates. The term takes the same likelihood
-directly to the policy, as CLARE's authors do with theirs: Hopper expert 99.9 ± 0.1 (99.8, 99.9, 100.1), medium
-49.7 ± 2.0 (47.2, 52.0, 50.0) against the censored BC's 49.5 ± 1.9 (47.5, 49.1, 52.1) and 16.4 ± 11.9 without it;
-both Hopper mixes 100.1, HalfCheetah expert 103.2, Walker2d expert 113.0 (seed 0 each) (docs/benchmarks.md, "ML-IRL and CLARE with OffSim's actor terms").
+directly to the policy, as CLARE's authors do with theirs. At λ = 1: Hopper expert 99.9 ± 0.1 (99.8, 99.9, 100.1),
+medium 49.7 ± 2.0 (47.2, 52.0, 50.0) against the censored BC's 49.5 ± 1.9 (47.5, 49.1, 52.1) and 16.4 ± 11.9
+without it; both Hopper mixes 100.1, HalfCheetah expert 103.2, Walker2d expert 113.0 (seed 0 each)
+(docs/benchmarks.md, "ML-IRL and CLARE with OffSim's actor terms"). The defaults (λ = 0, the clamp), seeds 0–2:
+Hopper expert 99.9 ± 0.1, medium 51.8 ± 3.0, expert+random 99.9 ± 0.1, HalfCheetah medium 48.7 ± 0.2 (BC 48.6),
+Walker2d medium 45.1 ± 4.8 (BC 47.3), Walker2d expert 108.3 ± 2.3 (BC 107.3); Hopper expert+medium 99.9 ± 0.1
+(seeds 0–1).
 Deviation: the SAC temperature is fixed at 0.01, OffSim's (theirs learned from 1.0 to an entropy of −dim(A)/2).
 The expert term holds the policy narrower than the entropy targets, so a learned temperature has no fixed point:
 from 1.0 it climbed to 30–37 in a quick run at −dim(A), and at −3·dim(A) (CLARE's) to 5–6 at 12.5k updates and
