@@ -152,12 +152,13 @@ ALGORITHM_DEFAULTS: dict[str, dict] = {
     # 1/(2σ²), σ = 0.1 its exploration noise: the squared error weighted as that Gaussian's −log π per
     # dimension (at λ = 1 its actor left the expert; at κ = 2.5 it fell on Walker2d; measured: docs/benchmarks.md)
     "ddpg": dict(expert_loss="nll", regulariser=50.0),
-    # CLARE's reward steps and ML-IRL's λ depart from their authors' (5e-5 × 1 a round; 5.9); both actors keep the
-    # preset's, OffSim's (eq. (9)'s censored term at 1, κ = 1, α fixed at 0.01; CLARE's authors: the plain term at
-    # 0.25, unscaled, learned from 0.2; ML-IRL's: none, unscaled, learned from 1.0), both critics with TD targets
+    # CLARE's reward steps and ML-IRL's λ depart from their authors' (5e-5 × 1 a round; 5.9); both actors are the
+    # preset's, OffSim's (eq. (9)'s censored term, κ = 1, α fixed at 0.01), CLARE's term at its authors' 0.25 (theirs
+    # the plain one, unscaled, learned from 0.2; ML-IRL's: none, unscaled, learned from 1.0), both critics with TD targets
     # clamped to the returns their reward's range over the data and the latest rollout allows: measured in
     # docs/benchmarks.md, "Table 1 baselines", and explained in each module's docstring
-    "clare": dict(value_clamp=True, clamp_bound="range", reward_lr=1e-3, reward_updates=10, real_ratio=0.0, uncertainty_threshold=0.5),
+    "clare": dict(regulariser=0.25, value_clamp=True, clamp_bound="range", reward_lr=1e-3, reward_updates=10, real_ratio=0.0,
+                  uncertainty_threshold=0.5),
     "mlirl": dict(value_clamp=True, clamp_bound="range", reward_lr=1e-4, real_ratio=0.05, penalty=0.0),
     "iqlearn": dict(actor_lr=3e-5, critic_lr=3e-4, initial_alpha=0.01, learn_alpha=False, regulariser=0.0,
                     q_weight=0.0, chi2=0.5, expert_loss="nll"),

@@ -22,11 +22,14 @@ Deviations, measured (docs/benchmarks.md, "Table 1 baselines"):
   after many thousands of policy updates). With theirs, the quick preset's reward separated expert from
   policy rows by 0.07 after its 50 steps, and the policy fell within 10 steps (−0.4, seed 0); 10 steps a
   round scored 26.9 at 5e-5 and 29.1 at 1e-3.
-- The actor is OffSim's (the preset's): the likelihood term censored at the action box at weight 1, the Q term
-  scaled by 1 / mean|Q|, the temperature fixed at 0.01 (the authors: the plain likelihood at λ = 0.25, the Q
-  term unscaled, the temperature learned from 0.2). Quick preset, seeds 0–2, with the batch clamp below: Hopper
-  expert 99.9 ± 0.1, medium 49.8 ± 3.4 (BC 49.5 ± 1.9), expert+medium 100.0 ± 0.0, expert+random 97.0 ± 4.1,
-  Walker2d expert 106.4 ± 0.6. With theirs it fell on Hopper expert (22.0 ± 5.4); with their entropy target moved to −3·dim(A) it
+- The actor is OffSim's (the preset's) at its authors' weight λ = 0.25: the likelihood term censored at the
+  action box, the Q term scaled by 1 / mean|Q|, the temperature fixed at 0.01 (the authors: the plain likelihood
+  at λ = 0.25, the Q term unscaled, the temperature learned from 0.2). Quick preset, seeds 0–2: Hopper expert
+  99.9 ± 0.1, medium 51.5 ± 5.4 (43.9, 55.8, 54.8; BC 49.5 ± 1.9), expert+random 99.9 ± 0.0, expert+medium 99.9
+  (seeds 0–1), Walker2d expert 106.4 ± 4.0, Walker2d medium 48.8 ± 6.4 (BC 47.3), HalfCheetah medium 48.5 ± 1.3
+  (BC 48.6); at OffSim's weight 1 (the default before), with the clamp below: 99.8 ± 0.1, 49.4 ± 2.2, 96.9 ± 4.2,
+  100.0 ± 0.1, 107.3 ± 5.3, 47.9 ± 4.0 and 49.0 ± 0.9 (docs/benchmarks.md, "CLARE at its authors' weight").
+  With their whole actor it fell on Hopper expert (22.0 ± 5.4); with their entropy target moved to −3·dim(A) it
   scored 99.7 ± 0.1 there but 41.8 ± 1.2 on medium, 77.4 ± 31.5 and 71.6 ± 39.7 on the mixes (a seed falling
   on each) and 34.0 ± 10.6 on Walker2d expert.
 - The critic's TD targets are clamped to the returns the reward allows, [min(r, 0), max(r, 0)]/(1 − γ) with r
