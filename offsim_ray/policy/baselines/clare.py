@@ -34,7 +34,7 @@ Deviations, measured (docs/benchmarks.md, "Table 1 baselines"):
   on each) and 34.0 ± 10.6 on Walker2d expert.
 - The critic's TD targets are clamped to the returns the reward allows, [min(r, 0), max(r, 0)]/(1 − γ) with r
   over every data row and the iteration's new rollout rows (`value_clamp`, `clamp_bound: range`; OffSim's clamp
-  to the return r_φ allows): with OffSim's actor and no clamp its values climbed to 1,709 on Hopper expert+random
+  to the return r_φ allows): at weight 1, with OffSim's actor and no clamp its values climbed to 1,709 on Hopper expert+random
   (score 16.6, seed 0); with the clamp 96.9 ± 4.2 (91.0, 99.8, 100.0). The bound of each batch's rewards
   (`clamp_bound: batch`, ±max|r|/(1 − γ)) held there too (97.0 ± 4.1) but scored 41.0 ± 5.1 on Walker2d medium
   against the range's 47.9 ± 4.0 (BC 47.3).
