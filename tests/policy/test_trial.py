@@ -87,7 +87,7 @@ def test_baseline_logs_every_iteration_with_its_own_hyper_parameters(trials, alg
     rows = [json.loads(line) for line in (training / "progress.jsonl").read_text().splitlines()]
     assert [row["iteration"] for row in rows] == list(range(1, policy.iterations + 1))
     assert any(key.startswith("irl/") for key in rows[-1]) and list((training / "tensorboard").glob("events.*"))
-    if policy.value_clamp and policy.clamp_bound == "range":  # CLARE: TD targets within its reward's returns
+    if policy.value_clamp and policy.clamp_bound == "range":  # CLARE, ML-IRL: TD targets within their reward's returns
         assert all(row["policy/value_low"] <= 0.0 <= row["policy/value_high"] for row in rows)
         assert rows[-1]["policy/value_high"] > rows[-1]["policy/value_low"]
     assert metrics["policy/alpha"] == pytest.approx(policy.initial_alpha, rel=0.5)
