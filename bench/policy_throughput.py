@@ -5,12 +5,15 @@ plain SAC update alone, and the same loop doing the stage's whole work (eq. (9)'
 batch of expert pairs, and one step of the 64 learned envs per 4 updates, written to the replay).
 
     python bench/policy_throughput.py [--data-root ../shared/datasets] [--iterations 3] [--profile] [--ops]
-                                      [--precision fp32 bf16] [--update-variants]
+                                      [--precision fp32 bf16] [--compile] [--update-variants] [--device cuda]
 
 `--ops` records the timed iterations with torch's profiler and prints the share of CPU time in matrix
 multiplies, their FLOPs per update, and the floor those FLOPs set at the rate of a plain 256-wide GEMM on
 this machine (the physical limit of the update on a core, where it is FLOP-bound). `--precision fp32 bf16`
-times the RLlib stage in each `policy.precision`, one after the other in the same run. `--update-variants`
+times the RLlib stage in each `policy.precision`, one after the other in the same run; `--compile` times each
+again with `policy.compile` (the learner's whole update and the learned env's step under torch.compile; its
+compile, in the warm-up iterations, is left out). `--device cuda` runs the stage, the yardsticks and the update
+variants on a GPU. `--update-variants`
 times the stage's SAC losses on random batches, one backward pass and `ActorCritic`'s fused Adam step (no
 Polyak step), in float32, with bfloat16 matrix multiplies, and with the losses under torch.compile.
 """
@@ -36,16 +39,24 @@ from offsim_ray.policy.regulariser import normalise_actions
 from offsim_ray.simulator import fit_simulator, preset as sim_preset
 
 
+def synchronise(device: str) -> None:
+    """Waits for a GPU's queued kernels, so a timing ends when its work does."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
 def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: int, seconds: float,
                                  artifact: str | None = None) -> float:
     """SAC (Haarnoja et al. 2018, twin critics, learned temperature): nothing but the update; with the
-    simulator `artifact`, also eq. (9) on its data's pairs and its learned envs stepped into the replay."""
-    actor = mlp(obs_dim, 2 * act_dim, config.hiddens)
-    critics = [mlp(obs_dim + act_dim, 1, config.hiddens) for _ in range(2)]
-    targets = [mlp(obs_dim + act_dim, 1, config.hiddens) for _ in range(2)]
+    simulator `artifact`, also eq. (9) on its data's pairs and its learned envs stepped into the replay; the
+    networks and each batch on `config.device`, the replay in host memory as the stage's is."""
+    device = config.device
+    actor = mlp(obs_dim, 2 * act_dim, config.hiddens).to(device)
+    critics = [mlp(obs_dim + act_dim, 1, config.hiddens).to(device) for _ in range(2)]
+    targets = [mlp(obs_dim + act_dim, 1, config.hiddens).to(device) for _ in range(2)]
     for critic, target in zip(critics, targets):
         target.load_state_dict(critic.state_dict())
-    log_alpha = torch.zeros(1, requires_grad=True)
+    log_alpha = torch.zeros(1, requires_grad=True, device=device)
     actor_opt = torch.optim.Adam(actor.parameters(), config.actor_lr, fused=True)
     critic_opt = torch.optim.Adam([p for c in critics for p in c.parameters()], config.critic_lr, fused=True)
     alpha_opt = torch.optim.Adam([log_alpha], config.actor_lr, fused=True)
@@ -90,7 +101,7 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
     while time.perf_counter() - started < seconds:
         if env is not None and n % config.updates_per_sample == 0:
             with torch.no_grad():
-                action = policy(torch.from_numpy(env_obs))[0].numpy()
+                action = policy(torch.from_numpy(env_obs).to(device))[0].cpu().numpy()
             next_obs, reward, terminated, _, _ = env.step(action)
             rows = (write + np.arange(len(action))) % size
             for key, value in (("obs", env_obs), ("act", action), ("rew", reward), ("next", next_obs),
@@ -98,7 +109,7 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
                 replay[key][rows] = value
             write, env_obs = write + len(action), next_obs
         index = rng.integers(0, size, config.batch_size)
-        s, a, r, s2, d = (torch.from_numpy(replay[k][index]) for k in ("obs", "act", "rew", "next", "done"))
+        s, a, r, s2, d = (torch.from_numpy(replay[k][index]).to(device) for k in ("obs", "act", "rew", "next", "done"))
         alpha = log_alpha.exp().detach()
         with torch.no_grad():
             a2, logp2 = policy(s2)
@@ -112,8 +123,8 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
         actor_loss = (alpha * logp - q(critics, s, new_a)).mean()
         if expert is not None:
             pairs = rng.integers(0, len(expert[0]), config.batch_size)
-            a_e = torch.from_numpy(expert[1][pairs])
-            logp_e = squashed_logp(gaussian(torch.from_numpy(expert[0][pairs])), torch.atanh(a_e), a_e)
+            a_e = torch.from_numpy(expert[1][pairs]).to(device)
+            logp_e = squashed_logp(gaussian(torch.from_numpy(expert[0][pairs]).to(device)), torch.atanh(a_e), a_e)
             actor_loss = actor_loss - config.regulariser * logp_e.mean()
         actor_opt.zero_grad()
         actor_loss.backward()
@@ -127,6 +138,7 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
                 for p, tp in zip(critic.parameters(), target.parameters()):
                     tp.lerp_(p, config.tau)
         n += 1
+    synchronise(device)
     return n / (time.perf_counter() - started)
 
 
@@ -152,9 +164,10 @@ def update_variant_rates(config: PolicyConfig, obs_dim: int, act_dim: int, secon
         loss_of = torch.compile(losses) if name == "torch.compile" else losses
 
         def update():
-            b = config.batch_size
-            loss = loss_of(torch.randn(b, obs_dim), torch.rand(b, act_dim) * 2 - 1, torch.randn(b),
-                           torch.randn(b, obs_dim), torch.zeros(b))
+            b, device = config.batch_size, config.device
+            loss = loss_of(torch.randn(b, obs_dim, device=device), torch.rand(b, act_dim, device=device) * 2 - 1,
+                           torch.randn(b, device=device), torch.randn(b, obs_dim, device=device),
+                           torch.zeros(b, device=device))
             actor_critic.optimiser.zero_grad()
             loss.backward()
             actor_critic.optimiser.step()
@@ -165,6 +178,7 @@ def update_variant_rates(config: PolicyConfig, obs_dim: int, act_dim: int, secon
         while time.perf_counter() - started < seconds:
             update()
             n += 1
+        synchronise(config.device)
         rates[name] = n / (time.perf_counter() - started)
     return rates
 
@@ -199,14 +213,16 @@ def print_matmul_floor(events, updates: int, config: PolicyConfig) -> None:
 
 def rllib_throughput(config: PolicyConfig, artifact: str, iterations: int, profile: bool,
                      ops: bool = False) -> tuple[float, float]:
-    """(updates/s, env steps/s) of our RLlib SAC over `iterations` iterations after a warm-up one."""
+    """(updates/s, env steps/s) of our RLlib SAC over `iterations` iterations after a warm-up one (two with
+    `compile`: the first update compiles)."""
     import ray
 
     from offsim_ray.policy.rllib.algorithm import build_algorithm
 
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     algo = build_algorithm(config, artifact)
-    algo.train()  # fills the replay with `learning_starts` random steps
+    for _ in range(2 if config.compile else 1):
+        algo.train()  # fills the replay with `learning_starts` random steps
     steps_before = algo.replay.added
     profiler = None
     if profile:
@@ -243,25 +259,33 @@ def main() -> None:
     parser.add_argument("--ops", action="store_true", help="print the timed iterations' matrix-multiply share and floor")
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
                         help="policy.precision values whose RLlib stage is timed, in this order")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the RLlib stage of each precision with policy.compile, after it")
+    parser.add_argument("--device", default="cpu", help="torch device of every timed update (cuda: a GPU)")
     parser.add_argument("--update-variants", action="store_true",
                         help="also time the SAC update in float32, bfloat16 and under torch.compile")
     args = parser.parse_args()
     _, data = common.transitions(args)
-    config = policy_preset(args.preset).with_(algo="sac", learn_alpha=True)  # the same work as the yardstick
+    config = policy_preset(args.preset).with_(algo="sac", learn_alpha=True,  # the same work as the yardstick
+                                              device=args.device)
     simulator, _ = fit_simulator(data, sim_preset("quick").with_(warmup_steps=50, steps=50), progress=False)
     with tempfile.TemporaryDirectory() as tmp:
         simulator.save(f"{tmp}/sim")
-        stage = {precision: rllib_throughput(config.with_(precision=precision), f"{tmp}/sim", args.iterations,
-                                             args.profile, args.ops) for precision in args.precision}
+        stage = {(precision, compiled): rllib_throughput(config.with_(precision=precision, compile=compiled),
+                                                         f"{tmp}/sim", args.iterations, args.profile, args.ops)
+                 for precision in args.precision for compiled in (False, True)[:1 + args.compile]}
         yardstick = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, seconds=20.0)
         same_work = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, 20.0, f"{tmp}/sim")
-    print(f"machine: {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, "
+    gpu = f", {torch.cuda.get_device_name(args.device)}" if args.device.startswith("cuda") else ""
+    print(f"machine: {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}{gpu}, "
           f"networks {config.layers} layers x {config.hidden}, batch {config.batch_size}")
     print(f"plain-torch SAC updates/s      {yardstick:8.1f}")
     print(f"plain-torch, same work         {same_work:8.1f}   (eq. (9) and the learned envs)")
-    for precision, (updates, env_steps) in stage.items():
-        print(f"RLlib SAC (ours, {precision}) updates/s {updates:8.1f}   ratio {updates / yardstick:.2f}, "
-              f"{updates / same_work:.2f} of the same work")
+    for (precision, compiled), (updates, env_steps) in stage.items():
+        name = precision + (", compiled" if compiled else "")
+        eager = stage[precision, False][0]
+        print(f"RLlib SAC (ours, {name}) updates/s {updates:8.1f}   ratio {updates / yardstick:.2f}, "
+              f"{updates / same_work:.2f} of the same work" + (f", {updates / eager:.2f} of eager" if compiled else ""))
         print(f"  learned-env steps/s           {env_steps:8.1f}   ({config.num_envs} envs, "
               f"{config.updates_per_sample} updates per vector step)")
     if args.update_variants:

@@ -5,7 +5,7 @@ Episodes start from states sampled from the data the simulator was fit on (its e
 rewarded r_φ(s, s') (+ `reward_shift`; on the ensemble's mean s' with `reward_on_mean`; `reward="task"`: the
 task's own reward, an oracle that is not IRL), and are truncated
 after `horizon` steps (paper: 5-step rollouts). The task's termination function is applied when
-`termination=True`.
+`termination=True`. `compile=True` runs each step's tensor work under torch.compile.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class LearnedDynamics:
 
     def __init__(self, artifact: str | os.PathLike, horizon: int, variance: str, termination: bool, device: str,
                  reward_on_mean: bool = True, reward_shift: float = 0.0, start_states: str = "expert",
-                 reward: str = "learned"):
+                 reward: str = "learned", compile: bool = False):
         if horizon <= 0:
             raise OffSimError(f"horizon must be a positive number of steps, got {horizon}")
         if variance not in VARIANCES:
@@ -58,6 +58,8 @@ class LearnedDynamics:
         path = Path(artifact)
         meta = path / "meta.json"
         self.simulator = _load(str(path.resolve()), meta.stat().st_mtime if meta.exists() else 0.0, device)
+        if compile:
+            self.simulator = self.simulator.compiled()
         self.horizon = horizon
         self.high_variance = variance == "high"
         self.reward_on_mean, self.reward_shift = reward_on_mean, reward_shift
@@ -93,9 +95,10 @@ class OffSimEnv(gym.Env):
 
     def __init__(self, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
                  termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
-                 reward_shift: float = 0.0, start_states: str = "expert", reward: str = "learned"):
+                 reward_shift: float = 0.0, start_states: str = "expert", reward: str = "learned",
+                 compile: bool = False):
         self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift,
-                                        start_states, reward)
+                                        start_states, reward, compile)
         self.observation_space = self.dynamics.observation_space
         self.action_space = self.dynamics.action_space
         self._obs = None
@@ -125,9 +128,10 @@ class OffSimVectorEnv(gym.vector.VectorEnv):
 
     def __init__(self, num_envs: int, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
                  termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
-                 reward_shift: float = 0.0, start_states: str = "expert", reward: str = "learned"):
+                 reward_shift: float = 0.0, start_states: str = "expert", reward: str = "learned",
+                 compile: bool = False):
         self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift,
-                                        start_states, reward)
+                                        start_states, reward, compile)
         self.num_envs = num_envs
         self.single_observation_space = self.dynamics.observation_space
         self.single_action_space = self.dynamics.action_space

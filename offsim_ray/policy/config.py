@@ -12,10 +12,12 @@ from offsim_ray.envs import REWARDS, START_STATES, VARIANCES
 from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
 ALGORITHMS = ("sac", "ddpg", "ppo", "bc", "clare", "mlirl", "iqlearn")
+# RLlib's, in the learned env "OffSim-v0": the ones whose learner `compile` puts under torch.compile
+RLLIB_ALGORITHMS = ALGORITHMS[:3]
 # the model-based IRL baselines, whose SAC trains on batches of a dynamics ensemble's rollouts
 MODEL_BASED_ALGORITHMS = ("clare", "mlirl")
 # RLlib's in the learned env "OffSim-v0", and the model-based IRL baselines: those a `reward: task` oracle can train
-TASK_REWARD_ALGORITHMS = ALGORITHMS[:3] + MODEL_BASED_ALGORITHMS
+TASK_REWARD_ALGORITHMS = RLLIB_ALGORITHMS + MODEL_BASED_ALGORITHMS
 # those whose actor trains beside Q critics: the ones `advantage_weight` can weigh eq. (9) by
 Q_CRITIC_ALGORITHMS = ("sac", "ddpg", "clare", "mlirl", "iqlearn")
 # the allowed values of the config's choice fields: their checks and error hints are made from this
@@ -80,6 +82,7 @@ class PolicyConfig:
     chi2_rows: str = "expert"        # iqlearn: implicit rewards the χ² term penalises, the "expert" rows' or "all" sampled rows'
     value_rows: str = "expert"       # iqlearn: ρ of the "value" term and the rows of the observation statistics, the "expert" rows or "all" (the same on expert-only data; "all" diverges on mixes, measured)
     precision: str = "fp32"          # actor and critics (SAC, DDPG, the baselines): "bf16" runs their matrix multiplies in bfloat16 (measured: docs/benchmarks.md)
+    compile: bool = False            # sac, ddpg, ppo: the learner's whole update and the learned env's step under torch.compile, CUDA graphs on a GPU (slower on a CPU core, measured: docs/benchmarks.md)
     eval_episodes: int = 10          # real-env episodes of the final evaluation (deterministic actions)
     checkpoint_every: int = 10       # iterations between algorithm checkpoints
     seed: int = 0                    # seeds the networks, the env runner and the replay sampling
@@ -104,6 +107,7 @@ class PolicyConfig:
             "rollout_starts": self.rollout_starts > 0,
             "real_ratio": 0 <= self.real_ratio <= 1, "penalty": self.penalty >= 0,
             "value_clamp": not self.value_clamp or self.algo in MODEL_BASED_ALGORITHMS,
+            "compile": not self.compile or self.algo in RLLIB_ALGORITHMS,
             "true_reward": self.true_reward >= 0 and (self.true_reward == 0 or self.real_ratio > 0),
             "uncertainty_threshold": self.uncertainty_threshold > 0, "chi2": self.chi2 > 0,
             "eval_episodes": self.eval_episodes > 0, "checkpoint_every": self.checkpoint_every > 0,
@@ -115,6 +119,7 @@ class PolicyConfig:
                       "true_reward": "must be ≥ 0, and > 0 only with real rows (real_ratio > 0)",
                       "advantage_weight": "must be ≥ 0, and > 0 only for " + ", ".join(Q_CRITIC_ALGORITHMS),
                       "value_clamp": "only for " + " and ".join(MODEL_BASED_ALGORITHMS),
+                      "compile": "only for " + ", ".join(RLLIB_ALGORITHMS),
                       "reward": choice_hint("reward", REWARDS) + "; task only for " + ", ".join(TASK_REWARD_ALGORITHMS)})
 
     @property

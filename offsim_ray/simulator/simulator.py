@@ -10,6 +10,7 @@ Artifact layout (format version 1):
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -99,16 +100,32 @@ class Simulator:
         device = self.config.device
         s = torch.tensor(obs, dtype=torch.float32, device=device)
         a = torch.tensor(action, dtype=torch.float32, device=device)
-        if not high_variance:
-            next_s = mean_s = self.transition.mean_next_obs(s, a)
-        else:
+        noise = member = None
+        if high_variance:
             member = torch.as_tensor(rng.integers(0, self.transition.members, len(s)), device=device)
             noise = torch.as_tensor(rng.standard_normal(s.shape, dtype=np.float32), device=device)
-            if reward_on_mean:  # every member runs on every row anyway: one forward gives both
-                next_s, mean_s = self.transition.sample_and_mean(s, a, noise, member)
-            else:
-                next_s, _ = self.transition.sample(s, a, noise, member)
-        return next_s.cpu().numpy(), self.reward(s, mean_s if reward_on_mean else next_s).cpu().numpy()
+        next_s, reward = self.next_and_reward(s, a, noise, member, reward_on_mean)
+        return next_s.cpu().numpy(), reward.cpu().numpy()
+
+    def next_and_reward(self, s: torch.Tensor, a: torch.Tensor, noise: torch.Tensor | None,
+                        member: torch.Tensor | None, reward_on_mean: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """`step`'s tensor work: s' of member `member[i]` plus σ·`noise` for row i (the ensemble's mean s'
+        when `member` is None) and r_φ(s, s')."""
+        if member is None:
+            next_s = mean_s = self.transition.mean_next_obs(s, a)
+        elif reward_on_mean:  # every member runs on every row anyway: one forward gives both
+            next_s, mean_s = self.transition.sample_and_mean(s, a, noise, member)
+        else:
+            next_s, _ = self.transition.sample(s, a, noise, member)
+        return next_s, self.reward(s, mean_s if reward_on_mean else next_s)
+
+    def compiled(self) -> Simulator:
+        """This simulator, its networks shared, with `step`'s tensor work under torch.compile (CUDA graphs
+        on a GPU)."""
+        twin = copy.copy(self)
+        mode = "reduce-overhead" if str(self.config.device).startswith("cuda") else None
+        twin.next_and_reward = torch.compile(self.next_and_reward, mode=mode)
+        return twin
 
     @torch.no_grad()
     def reward_of(self, data: Transitions) -> np.ndarray:

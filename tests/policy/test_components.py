@@ -267,6 +267,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"reward_horizon": -1}, "reward_horizon=-1"),
     ({"true_reward": 1.0}, "true_reward=1.0 (must be ≥ 0, and > 0 only with real rows (real_ratio > 0))"),
     ({"algo": "sac", "value_clamp": True}, "value_clamp=True (only for clare and mlirl)"),
+    ({"algo": "bc", "compile": True}, "compile=True (only for sac, ddpg, ppo)"),
     ({"algo": "ppo", "advantage_weight": 1.0}, "advantage_weight=1.0 (must be ≥ 0, and > 0 only for sac, ddpg, clare, mlirl, iqlearn)"),
     ({"reward": "true"}, "reward='true' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),
     ({"algo": "bc", "reward": "task"}, "reward='task' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),

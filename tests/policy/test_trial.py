@@ -214,6 +214,23 @@ def test_a_trial_run_again_with_its_seed_learns_the_same_policy(trials, tmp_path
     assert len(learned) > 5 and {k: again[k] for k in learned} == learned
 
 
+def test_a_compiled_trial_learns_the_eager_trials_policy_to_rounding(trials, tmp_path):
+    """`compile` changes how the learner's update and the learned env's step run, not what they compute."""
+    import dataclasses
+
+    from torch._dynamo.utils import counters
+
+    from offsim_ray.trial import run_trial
+
+    config, metrics = trials["sac"]
+    graphs = counters["stats"]["unique_graphs"]
+    compiled = run_trial(dataclasses.replace(config, out=str(tmp_path / "sac"), policy={"compile": True}),
+                         progress=False)
+    assert counters["stats"]["unique_graphs"] > graphs
+    learned = {k: v for k, v in metrics.items() if k.startswith(("policy/", "eval/")) and k != "policy/seconds"}
+    assert len(learned) > 5 and {k: compiled[k] for k in learned} == pytest.approx(learned, rel=1e-3, abs=1e-4)
+
+
 def test_sac_temperature_stays_at_its_fixed_value_and_ddpg_reports_none(trials):
     config, metrics = trials["sac"]
     assert metrics["policy/alpha"] == pytest.approx(config.policy_config().initial_alpha)

@@ -88,7 +88,7 @@ def test_trial_keys_of_a_smoke_config_stay_as_they_were():
 @pytest.mark.parametrize("name, value, algo", [("precision", "bf16", "sac"), ("entropy_target", -2.0, "sac"),
                                                ("action_clip", 0.995, "sac"), ("reward", "task", "sac"),
                                                ("reward_horizon", 200, "sac"), ("advantage_weight", 1.0, "sac"),
-                                               ("clamp_bound", "range", "sac")])
+                                               ("clamp_bound", "range", "sac"), ("compile", True, "sac")])
 def test_a_setting_added_later_keys_a_trial_only_when_it_is_set(name, value, algo):
     spec = parse_spec(BASE, "smoke")
     point = spec.points()[0]
