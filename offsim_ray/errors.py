@@ -85,3 +85,14 @@ def check_device(name: str, what: str = "device") -> None:
                           "torch; choose cpu")
     if device.type not in ("cpu", "cuda"):
         raise OffSimError(f"{what} {name!r}: only cpu and cuda devices are supported")
+
+
+def check_compiler(what: str) -> None:
+    """An error unless the C++ compiler torch.compile builds its code with ($CXX, else g++) is on the PATH."""
+    import os
+    import shutil
+
+    compiler = os.environ.get("CXX") or "g++"
+    if shutil.which(compiler) is None:
+        raise OffSimError(f"{what} needs a C++ compiler for torch.compile, and {compiler} is not on the PATH: "
+                          "install one (or set CXX), or leave compile off")

@@ -71,6 +71,14 @@ def test_train_rejects_a_bad_config_file(tmp_path, text, fragment):
     assert not (tmp_path / "out").exists()  # a refused trial leaves no folder behind
 
 
+def test_train_with_compile_and_no_cxx_compiler_says_so(tmp_path):
+    config = tmp_path / "trial.yaml"
+    config.write_text(f"expert: hopper-expert\nout: {tmp_path / 'out'}\npolicy: {{compile: true}}\n")
+    result = run_cli("train", str(config), env={"CXX": str(tmp_path / "no-such-compiler")})
+    assert_one_line_error(result, "policy.compile needs a C++ compiler", "no-such-compiler is not on the PATH")
+    assert not (tmp_path / "out").exists()
+
+
 def test_train_rejects_a_directory_that_is_no_simulator_artifact(tmp_path, trial_data):
     data_root, expert = trial_data
     (tmp_path / "notes").mkdir()
