@@ -222,7 +222,7 @@ def rllib_throughput(config: PolicyConfig, artifact: str, iterations: int, profi
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     algo = build_algorithm(config, artifact)
     for _ in range(2 if config.compile else 1):
-        algo.train()  # fills the replay with `learning_starts` random steps
+        algo.train()  # fills the replay with `learning_starts` random steps; compiled, the next one compiles
     steps_before = algo.replay.added
     profiler = None
     if profile:
