@@ -28,6 +28,11 @@ def parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def device_label(device: str) -> str:
+    """", <GPU name>" for a CUDA device, else "": what a benchmark's machine line adds for the device it timed."""
+    return f", {torch.cuda.get_device_name(device)}" if device.startswith("cuda") else ""
+
+
 def cli(*args: str) -> float:
     """Seconds one `offsim-ray` command takes; its failure ends the benchmark."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}

@@ -24,15 +24,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="torch device of the fits (cuda: a GPU)")
     args = parser.parse_args()
     _, data = common.transitions(args)
-    gpu = f", {torch.cuda.get_device_name(args.device)}" if args.device.startswith("cuda") else ""
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads{gpu}, data {data.name}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads{common.device_label(args.device)}, "
+          f"data {data.name}")
     print("| preset | phase | iterations | transitions/s |")
     print("|---|---|---|---|")
     for name in ("smoke", "quick", "paper"):
-        for phase, config in (
-            ("warm start", preset(name).with_(warmup_steps=args.iterations, steps=0, eval_every=10**9, device=args.device)),
-            ("min-max", preset(name).with_(warmup_steps=0, steps=args.iterations, eval_every=10**9, device=args.device)),
-        ):
+        timed = preset(name).with_(eval_every=10**9, device=args.device)
+        for phase, config in (("warm start", timed.with_(warmup_steps=args.iterations, steps=0)),
+                              ("min-max", timed.with_(warmup_steps=0, steps=args.iterations))):
             started = time.perf_counter()
             fit_simulator(data, config, progress=False)
             seconds = time.perf_counter() - started

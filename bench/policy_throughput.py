@@ -276,16 +276,16 @@ def main() -> None:
                  for precision in args.precision for compiled in (False, True)[:1 + args.compile]}
         yardstick = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, seconds=20.0)
         same_work = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, 20.0, f"{tmp}/sim")
-    gpu = f", {torch.cuda.get_device_name(args.device)}" if args.device.startswith("cuda") else ""
-    print(f"machine: {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}{gpu}, "
-          f"networks {config.layers} layers x {config.hidden}, batch {config.batch_size}")
+    print(f"machine: {os.cpu_count()} CPU cores{common.device_label(args.device)}, "
+          f"torch threads {torch.get_num_threads()}, networks {config.layers} layers x {config.hidden}, "
+          f"batch {config.batch_size}")
     print(f"plain-torch SAC updates/s      {yardstick:8.1f}")
     print(f"plain-torch, same work         {same_work:8.1f}   (eq. (9) and the learned envs)")
     for (precision, compiled), (updates, env_steps) in stage.items():
         name = precision + (", compiled" if compiled else "")
-        eager = stage[precision, False][0]
+        of_eager = f", {updates / stage[precision, False][0]:.2f} of eager" if compiled else ""
         print(f"RLlib SAC (ours, {name}) updates/s {updates:8.1f}   ratio {updates / yardstick:.2f}, "
-              f"{updates / same_work:.2f} of the same work" + (f", {updates / eager:.2f} of eager" if compiled else ""))
+              f"{updates / same_work:.2f} of the same work{of_eager}")
         print(f"  learned-env steps/s           {env_steps:8.1f}   ({config.num_envs} envs, "
               f"{config.updates_per_sample} updates per vector step)")
     if args.update_variants:

@@ -24,6 +24,17 @@ def bf16_matmuls(x: torch.Tensor, enabled: bool):
     return torch.autocast(x.device.type, torch.bfloat16, enabled=enabled)
 
 
+def compile_for(fn, device: str):
+    """`fn` under torch.compile; on a GPU in mode "reduce-overhead", which replays it as CUDA graphs (a small
+    network's step there is bound by kernel launches)."""
+    return torch.compile(fn, mode=compile_mode(device))
+
+
+def compile_mode(device: str) -> str | None:
+    """The torch.compile mode for `device`: CUDA graphs on a GPU, the default elsewhere."""
+    return "reduce-overhead" if str(device).startswith("cuda") else None
+
+
 class Sequential(nn.Sequential):
     """nn.Sequential whose matrix multiplies run in bfloat16 when `bf16` (`bf16_matmuls`), the output back in
     float32; the same weights and state-dict keys either way."""

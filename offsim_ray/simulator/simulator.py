@@ -22,6 +22,7 @@ import torch
 from offsim_ray.data.transitions import DIVERSE, EXPERT, NormStats, Transitions, check_compatible
 from offsim_ray.errors import OffSimError, read_json
 from offsim_ray.files import read_jsonl, write_dir
+from offsim_ray.nets import compile_for
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
 
@@ -123,8 +124,7 @@ class Simulator:
         """This simulator, its networks shared, with `step`'s tensor work under torch.compile (CUDA graphs
         on a GPU)."""
         twin = copy.copy(self)
-        mode = "reduce-overhead" if str(self.config.device).startswith("cuda") else None
-        twin.next_and_reward = torch.compile(self.next_and_reward, mode=mode)
+        twin.next_and_reward = compile_for(self.next_and_reward, self.config.device)
         return twin
 
     @torch.no_grad()

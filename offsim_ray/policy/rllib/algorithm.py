@@ -13,6 +13,7 @@ from ray.rllib.algorithms.algorithm_config import TorchCompileWhatToCompile
 from offsim_ray.envs import ENV_ID
 from offsim_ray.envs.offsim_env import value_bound
 from offsim_ray.errors import OffSimError
+from offsim_ray.nets import compile_mode
 from offsim_ray.policy.actor_critic import config_entries
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.rllib import ddpg, ppo, sac
@@ -59,20 +60,18 @@ def build_algorithm(policy: PolicyConfig, artifact: str | os.PathLike | None, en
         vectorize = "vector_entry_point"
     else:
         env, vectorize = dict(env=env_id), "sync"
-    cuda = policy.device.startswith("cuda")
     config = (
         base.environment(**env)
-        # `compile`: RLlib's learner runs its whole update (losses, backward, optimiser steps) under
-        # torch.compile; "reduce-overhead" replays it as CUDA graphs on a GPU
+        # `compile`: RLlib's learner runs its whole update (losses, backward, optimiser steps) under torch.compile
         .framework("torch", torch_compile_learner=policy.compile,
                    torch_compile_learner_what_to_compile=TorchCompileWhatToCompile.COMPLETE_UPDATE,
-                   torch_compile_learner_dynamo_mode="reduce-overhead" if cuda else None)
+                   torch_compile_learner_dynamo_mode=compile_mode(policy.device))
         # One in-process env runner stepping `num_envs` envs as one batch: cheaper than remote runners,
         # whose per-step connector and transfer costs dwarf a learned-env step.
         .env_runners(num_env_runners=0, num_envs_per_env_runner=policy.num_envs,
                      gym_env_vectorize_mode=vectorize,
                      rollout_fragment_length=policy.ppo_rollout if on_policy else 1)
-        .learners(num_learners=0, num_gpus_per_learner=1 if cuda else 0,
+        .learners(num_learners=0, num_gpus_per_learner=1 if policy.device.startswith("cuda") else 0,
                   learner_config_dict=settings)
         .reporting(min_time_s_per_iteration=0, min_sample_timesteps_per_iteration=0,
                    min_train_timesteps_per_iteration=0)
