@@ -4,7 +4,7 @@ Reports gradient updates per second, learned-env steps per second and the ratio 
 plain SAC update alone, and the same loop doing the stage's whole work (eq. (9)'s likelihood term on a
 batch of expert pairs, and one step of the 64 learned envs per 4 updates, written to the replay).
 
-    python bench/policy_throughput.py [--data-root ../shared/datasets] [--iterations 3] [--profile] [--ops]
+    python bench/policy_throughput.py [--data-root ../shared/datasets] [--iterations 3|0] [--profile] [--ops]
                                       [--precision fp32 bf16] [--compile] [--update-variants] [--device cuda]
 
 `--ops` records the timed iterations with torch's profiler and prints the share of CPU time in matrix
@@ -15,7 +15,8 @@ again with `policy.compile` (the learner's whole update and the learned env's st
 compile, in the warm-up iterations, is left out). `--device cuda` runs the stage, the yardsticks and the update
 variants on a GPU. `--update-variants`
 times the stage's SAC losses on random batches, one backward pass and `ActorCritic`'s fused Adam step (no
-Polyak step), in float32, with bfloat16 matrix multiplies, and with the losses under torch.compile.
+Polyak step), in float32, with bfloat16 matrix multiplies, and with the losses under torch.compile, and a
+plain 256-wide GEMM in float32 and bfloat16 (whether this CPU multiplies bfloat16 in hardware).
 """
 
 from __future__ import annotations
@@ -186,9 +187,9 @@ def update_variant_rates(config: PolicyConfig, obs_dim: int, act_dim: int, secon
 MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
 
 
-def gemm_flops_per_second(width: int, batch: int, seconds: float = 2.0) -> float:
+def gemm_flops_per_second(width: int, batch: int, seconds: float = 2.0, dtype=torch.float32) -> float:
     """FLOP/s of a plain (batch, width) x (width, width) matrix multiply, the update's commonest shape."""
-    a, w = torch.randn(batch, width), torch.randn(width, width)
+    a, w = torch.randn(batch, width, dtype=dtype), torch.randn(width, width, dtype=dtype)
     for _ in range(20):
         a @ w
     n, started = 0, time.perf_counter()
@@ -253,7 +254,8 @@ def rllib_throughput(config: PolicyConfig, artifact: str, iterations: int, profi
 
 def main() -> None:
     parser = common.parser(__doc__)
-    parser.add_argument("--iterations", type=int, default=3, help="timed RLlib iterations")
+    parser.add_argument("--iterations", type=int, default=3,
+                        help="timed RLlib iterations (0: the stage is not timed, the yardsticks only)")
     parser.add_argument("--preset", default="quick", help="policy preset whose sizes are measured")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed RLlib iterations")
     parser.add_argument("--ops", action="store_true", help="print the timed iterations' matrix-multiply share and floor")
@@ -273,7 +275,8 @@ def main() -> None:
         simulator.save(f"{tmp}/sim")
         stage = {(precision, compiled): rllib_throughput(config.with_(precision=precision, compile=compiled),
                                                          f"{tmp}/sim", args.iterations, args.profile, args.ops)
-                 for precision in args.precision for compiled in (False, True)[:1 + args.compile]}
+                 for precision in args.precision for compiled in (False, True)[:1 + args.compile]
+                 if args.iterations}
         yardstick = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, seconds=20.0)
         same_work = yardstick_updates_per_second(config, data.obs_dim, data.action_dim, 20.0, f"{tmp}/sim")
     print(f"machine: {os.cpu_count()} CPU cores{common.device_label(args.device)}, "
@@ -292,6 +295,10 @@ def main() -> None:
         rates = update_variant_rates(config, data.obs_dim, data.action_dim, seconds=20.0)
         for name, rate in rates.items():
             print(f"SAC update, {name:13s} updates/s {rate:8.1f}   ratio {rate / rates['float32']:.2f}")
+        gemm = {dtype: gemm_flops_per_second(config.hidden, config.batch_size, dtype=dtype)
+                for dtype in (torch.float32, torch.bfloat16)}
+        print(f"a plain {config.batch_size}x{config.hidden} GEMM: float32 {gemm[torch.float32] / 1e9:.1f} GFLOP/s, "
+              f"bfloat16 {gemm[torch.bfloat16] / 1e9:.1f} (ratio {gemm[torch.bfloat16] / gemm[torch.float32]:.2f})")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,18 @@ def check_device(name: str, what: str = "device") -> None:
         raise OffSimError(f"{what} {name!r}: only cpu and cuda devices are supported")
 
 
+def check_bf16(device: str, what: str) -> None:
+    """An error where bfloat16 matrix multiplies would run on a CPU without bfloat16 instructions: there they
+    ran 60x slower than float32, a policy update 20x (docs/benchmarks.md)."""
+    import torch
+
+    from offsim_ray.nets import cpu_has_bf16
+
+    if torch.device(device).type == "cpu" and not cpu_has_bf16():
+        raise OffSimError(f"{what}: this CPU has no bfloat16 matrix instructions (AMX or AVX512-BF16), so bf16 "
+                          "would run many times slower than fp32; use precision fp32 here, or a GPU")
+
+
 def check_compiler(what: str) -> None:
     """An error unless the C++ compiler torch.compile builds its code with ($CXX, else g++) is on the PATH."""
     import os

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import torch
 from torch import nn
 
@@ -22,6 +24,15 @@ class EnsembleLinear(nn.Module):
 def bf16_matmuls(x: torch.Tensor, enabled: bool):
     """Autocast on `x`'s device: matrix multiplies in bfloat16 (cores with AMX or AVX512-BF16), the rest as is."""
     return torch.autocast(x.device.type, torch.bfloat16, enabled=enabled)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AMX or AVX512-BF16 on x86); assumed on other
+    architectures, and where this torch cannot tell."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return True
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return not all(probes) or any(probe() for probe in probes)
 
 
 def compile_for(fn, device: str):

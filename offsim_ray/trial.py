@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from offsim_ray.data.store import exclusive
-from offsim_ray.errors import (OffSimError, check_compiler, check_device, check_fields, check_types, known_fields,
-                               placement_fields, read_json)
+from offsim_ray.errors import (OffSimError, check_bf16, check_compiler, check_device, check_fields, check_types,
+                               known_fields, placement_fields, read_json)
 from offsim_ray.files import write_json
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.config import preset as policy_preset
@@ -262,6 +262,8 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     policy_config = config.policy_config()
     check_device(config.sim_config().device, "sim.device")
     check_device(policy_config.device, "policy.device")
+    if policy_config.precision == "bf16":
+        check_bf16(policy_config.device, "policy.precision bf16")
     if policy_config.compile:
         check_compiler("policy.compile")
     store = DatasetStore.from_env(config.data_root)

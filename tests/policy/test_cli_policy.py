@@ -79,6 +79,17 @@ def test_train_with_compile_and_no_cxx_compiler_says_so(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_train_in_bf16_on_a_cpu_without_bfloat16_instructions_says_so(tmp_path):
+    """On this machine's CPU as it is: refused there, else the check passes and the unknown data fails."""
+    from offsim_ray.nets import cpu_has_bf16
+
+    config = tmp_path / "trial.yaml"
+    config.write_text(f"expert: no-such-data\nout: {tmp_path / 'out'}\npolicy: {{precision: bf16}}\n")
+    expected = ["no-such-data"] if cpu_has_bf16() else ["policy.precision bf16", "no bfloat16 matrix instructions"]
+    assert_one_line_error(run_cli("train", str(config)), *expected)
+    assert not (tmp_path / "out").exists()
+
+
 def test_train_rejects_a_directory_that_is_no_simulator_artifact(tmp_path, trial_data):
     data_root, expert = trial_data
     (tmp_path / "notes").mkdir()

@@ -231,6 +231,20 @@ def test_a_compiled_trial_learns_the_eager_trials_policy_to_rounding(trials, tmp
     assert len(learned) > 5 and {k: compiled[k] for k in learned} == pytest.approx(learned, rel=1e-3, abs=1e-4)
 
 
+@pytest.mark.parametrize("has_bf16", [False, True])
+def test_bf16_on_a_cpu_without_bfloat16_instructions_is_refused_before_the_trial_starts(
+        trial_data, tmp_path, monkeypatch, has_bf16):
+    """Where bf16 runs in hardware the check passes, and the trial fails later only on its missing data."""
+    import offsim_ray.nets
+    from offsim_ray.trial import run_trial
+
+    monkeypatch.setattr(offsim_ray.nets, "cpu_has_bf16", lambda: has_bf16)
+    config = smoke_config(trial_data, tmp_path / "run", "bc", policy={"precision": "bf16"}, expert="no-such-data")
+    with pytest.raises(OffSimError, match="no-such-data" if has_bf16 else "no bfloat16 matrix instructions"):
+        run_trial(config, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_sac_temperature_stays_at_its_fixed_value_and_ddpg_reports_none(trials):
     config, metrics = trials["sac"]
     assert metrics["policy/alpha"] == pytest.approx(config.policy_config().initial_alpha)
