@@ -88,8 +88,8 @@ def check_device(name: str, what: str = "device") -> None:
 
 
 def check_bf16(device: str, what: str) -> None:
-    """An error where bfloat16 matrix multiplies would run on a CPU without bfloat16 instructions: there they
-    ran 60x slower than float32, a policy update 20x (docs/benchmarks.md)."""
+    """An error where bfloat16 matrix multiplies would run on a CPU without bfloat16 instructions: there a
+    matrix multiply ran 55x slower than in float32, a SAC update 19x (docs/benchmarks.md)."""
     import torch
 
     from offsim_ray.nets import cpu_has_bf16
