@@ -1,5 +1,7 @@
 """Does the critic feed on the learned env's drift? For finished SAC or DDPG trials in the learned env: the
-final critic's Q on the data's rows by source, and along rollouts of the final policy in the learned env
+final critic's Q on the data's rows by source; where the data's runs end in falls, the advantage of the data's
+action over the policy's, A = Q(s, a) − Q(s, π(s)), and its weight in eq. (9) at `policy.advantage_weight` 1, by
+steps to the fall (which rows the weights favour); and along rollouts of the final policy in the learned env
 from the data's states, per step: how far the states have drifted from the data (the largest |s − mean| / std
 over dimensions), mean Q(s, π(s)), and mean reward. When Q grows along a rollout by more than 1/γ per step,
 each TD target bootstrapped from a rollout's last state is larger than the Q it trains, and the critic
@@ -20,6 +22,7 @@ import common
 from offsim_ray.action_box import from_box, to_box
 from offsim_ray.data.transitions import DIVERSE, EXPERT
 from offsim_ray.errors import OffSimError
+from offsim_ray.policy import losses
 from offsim_ray.simulator import Simulator
 
 SOURCES = {EXPERT: "expert", DIVERSE: "diverse"}
@@ -58,6 +61,7 @@ def report(trial: Path, steps: int, starts: int) -> None:
         rows = np.asarray(data.source) == source
         print(f"  {SOURCES.get(int(source), source):<8} rows: Q(s, a_data) {q_data[rows].mean():8.2f}   "
               f"Q(s, π(s)) {q_policy[rows].mean():8.2f}")
+    by_fall(data, q_data, q_policy)
     rng = np.random.default_rng(0)
     states = np.asarray(data.obs)[rng.integers(0, len(data.obs), starts)]
     previous = None
@@ -70,6 +74,28 @@ def report(trial: Path, steps: int, starts: int) -> None:
         growth = f"×{q / previous:5.3f}" if previous else ""
         print(f"  step {step}: drift {drift:5.2f} std   Q {q:8.2f} {growth:<7}  r {reward.mean():6.3f}")
         previous = q
+
+
+FALL_BANDS = ((0, 10), (10, 50), (50, 100), (100, 200), (200, None))
+
+
+def by_fall(data, q_data: np.ndarray, q_policy: np.ndarray) -> None:
+    """A over all rows; A and its weight exp(z) (`losses.advantage_weights`, β = 1, standardised over all rows) on the rows of
+    the runs that end in a termination, by steps left before it."""
+    to_fall = np.full(len(q_data), -1)
+    for start, length in zip(*data.runs()):
+        if data.terminated[start + length - 1]:
+            to_fall[start:start + length] = np.arange(length)[::-1]
+    advantage = q_data - q_policy
+    print(f"  A over all rows: mean {advantage.mean():6.3f}, std {advantage.std():5.3f}; "
+          f"{(to_fall >= 0).mean():.1%} of the rows in runs that end in a fall")
+    if not (to_fall >= 0).any():
+        return
+    weights = losses.advantage_weights(torch.as_tensor(q_data), torch.as_tensor(q_policy), 1.0).numpy()
+    for low, high in FALL_BANDS:
+        rows = (to_fall >= low) & (to_fall < (high or len(to_fall)))
+        print(f"    {low:>3}–{high or '':<3} steps before a fall: {rows.sum():6d} rows   A {advantage[rows].mean():6.3f}"
+              f"   weight at β = 1 {weights[rows].mean():5.2f}")
 
 
 def main() -> None:
