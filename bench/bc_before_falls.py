@@ -2,7 +2,9 @@
 the policy-quality issue: 3×256 ReLU MLP with a tanh output, squared error on standardised observations, Adam
 at 3e-4, batch 256) trained on the dataset's rows with the last K steps of every run that ends in a fall
 (terminated) left out, for each K given, side by side on the same seeds; normalised score and episode length
-in the real env (deterministic actions).
+in the real env (deterministic actions). The issue's yardstick BC, not the project's (`policy/baselines/bc.py`
+trains from a simulator artifact's rows), so the rows can be filtered here; its actions are taken as the
+benchmark envs' [-1, 1] box.
 
     python bench/bc_before_falls.py [--data-root ../shared/datasets] [--dataset bench/hopper/medium-v0]
                                     [--drop 0 100] [--seeds 0 1 2] [--steps 12500] [--episodes 10]
@@ -15,17 +17,7 @@ import torch
 
 import common
 from offsim_ray.data import DatasetStore, dataset_reference, load_transitions
-from offsim_ray.data.transitions import Transitions
 from offsim_ray.evaluation import evaluate
-
-
-def rows_before_falls(data: Transitions, drop: int) -> np.ndarray:
-    """A mask of the rows, False on the last `drop` steps of each run that ends in a termination."""
-    keep = np.ones(len(data.obs), dtype=bool)
-    for start, length in zip(*data.runs()):
-        if data.terminated[start + length - 1]:
-            keep[start + max(length - drop, 0):start + length] = False
-    return keep
 
 
 def train_bc(obs: np.ndarray, actions: np.ndarray, steps: int, seed: int):
@@ -66,9 +58,10 @@ def main() -> None:
     data = load_transitions(args.dataset, store)  # every row, in order: the runs stay whole
     reference = dataset_reference(args.dataset, store, download=False)
     obs, actions = np.asarray(data.obs), np.asarray(data.action)
+    to_fall = common.steps_to_fall(data)
     print(f"{args.dataset}: {len(obs)} rows, {int(data.terminated.sum())} runs ending in a fall")
     for drop in args.drop:
-        keep = rows_before_falls(data, drop)
+        keep = (to_fall < 0) | (to_fall >= drop)
         scores, lengths = [], []
         for seed in args.seeds:
             act = train_bc(obs[keep], actions[keep], args.steps, seed)

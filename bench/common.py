@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 from offsim_ray.data import DatasetStore, Transitions, load_transitions
@@ -97,6 +98,15 @@ def episode_flags(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=5)
     p.add_argument("--seed", type=int, default=100, help="reset seed of the first episode")
     return p
+
+
+def steps_to_fall(data: Transitions) -> np.ndarray:
+    """Per row, the steps left in its run when the run ends in a termination (a fall), else −1."""
+    to_fall = np.full(len(data.obs), -1)
+    for start, length in zip(*data.runs()):
+        if data.terminated[start + length - 1]:
+            to_fall[start:start + length] = np.arange(length)[::-1]
+    return to_fall
 
 
 def for_each_trial(script: str, trials: list[Path], report: Callable[[Path], None]) -> None:

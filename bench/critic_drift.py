@@ -20,7 +20,7 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 
 import common
 from offsim_ray.action_box import from_box, to_box
-from offsim_ray.data.transitions import DIVERSE, EXPERT
+from offsim_ray.data.transitions import DIVERSE, EXPERT, Transitions
 from offsim_ray.errors import OffSimError
 from offsim_ray.policy import losses
 from offsim_ray.simulator import Simulator
@@ -79,13 +79,10 @@ def report(trial: Path, steps: int, starts: int) -> None:
 FALL_BANDS = ((0, 10), (10, 50), (50, 100), (100, 200), (200, None))
 
 
-def by_fall(data, q_data: np.ndarray, q_policy: np.ndarray) -> None:
-    """A over all rows; A and its weight exp(z) (`losses.advantage_weights`, β = 1, standardised over all rows) on the rows of
-    the runs that end in a termination, by steps left before it."""
-    to_fall = np.full(len(q_data), -1)
-    for start, length in zip(*data.runs()):
-        if data.terminated[start + length - 1]:
-            to_fall[start:start + length] = np.arange(length)[::-1]
+def by_fall(data: Transitions, q_data: np.ndarray, q_policy: np.ndarray) -> None:
+    """A over all rows; on the rows of the runs that end in a fall, A and its weight exp(z)
+    (`losses.advantage_weights`, β = 1, standardised over all rows) by steps left before the fall."""
+    to_fall = common.steps_to_fall(data)
     advantage = q_data - q_policy
     print(f"  A over all rows: mean {advantage.mean():6.3f}, std {advantage.std():5.3f}; "
           f"{(to_fall >= 0).mean():.1%} of the rows in runs that end in a fall")
