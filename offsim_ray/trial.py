@@ -48,7 +48,8 @@ LATER_SETTINGS = ((None, "drop_nonfinite", False), ("policy", "precision", "fp32
                   ("policy", "action_clip", 0.99), ("policy", "true_reward", 0.0),
                   ("policy", "reward", "learned"), ("policy", "reward_horizon", 0),
                   ("policy", "advantage_weight", 0.0), ("policy", "value_clamp", False),
-                  ("policy", "clamp_bound", "batch"), ("policy", "compile", False))
+                  ("policy", "clamp_bound", "batch"), ("policy", "compile", False),
+                  ("policy", "advantage_clip", 0.0))
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class PolicyConfig:
     expert_loss: str = "censored"    # eq. (9) and BC: −log π(a|s) with actions at ±action_clip censored, "nll" the plain −log π, or "mse" ‖tanh μ(s) − a‖² (measured: docs/benchmarks.md)
     action_clip: float = 0.99        # data actions, scaled to [-1, 1], are clipped to ±this: −log π is infinite on the bounds (measured: docs/benchmarks.md)
     advantage_weight: float = 0.0    # β: eq. (9) weighs each expert pair by exp(β·A) of its standardised advantage under the critics, mean 1 (AWR's filter, not the paper's; 0: every pair alike; measured: docs/benchmarks.md)
+    advantage_clip: float = 0.0      # with β > 0: the standardised advantage z is held to ±this before exp(β·z), bounding the weights to [e^-βc, e^βc] before scaling (0: unbounded; measured: docs/benchmarks.md)
     q_weight: float = 1.0            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled (measured: docs/benchmarks.md)
     normalise_obs: bool = True       # actor and critics standardise observations with the training data's mean, std
     exploration_noise: float = 0.1   # DDPG: std of the Gaussian noise on actions in [-1, 1]
@@ -99,7 +100,7 @@ class PolicyConfig:
             "replay_capacity": self.replay_capacity >= self.batch_size, "tau": 0 < self.tau <= 1, "initial_alpha": self.initial_alpha > 0,
             "entropy_target": self.entropy_target < math.log(2),  # a uniform action's entropy per dimension
             "regulariser": self.regulariser >= 0, "action_clip": 0 < self.action_clip < 1,
-            "q_weight": self.q_weight >= 0, "advantage_weight": self.advantage_weight >= 0 and (self.advantage_weight == 0 or self.algo in Q_CRITIC_ALGORITHMS), "exploration_noise": self.exploration_noise >= 0,
+            "q_weight": self.q_weight >= 0, "advantage_weight": self.advantage_weight >= 0 and (self.advantage_weight == 0 or self.algo in Q_CRITIC_ALGORITHMS), "advantage_clip": self.advantage_clip >= 0, "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
             "horizon": self.horizon > 0,
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,

@@ -40,12 +40,15 @@ def expert_mse(actor_actions: torch.Tensor, expert_actions: torch.Tensor, weight
     return weight * (error.mean() if rows is None else (rows * error.mean(-1)).mean())
 
 
-def advantage_weights(q_data: torch.Tensor, q_policy: torch.Tensor, beta: float, cap: float = 100.0) -> torch.Tensor:
-    """exp(β·z), z the advantage A = Q(s, a_E) − Q(s, μ(s)) standardised over the batch, capped at `cap` and
-    scaled to mean 1 (no gradient): eq. (9) imitates the data's better actions more (AWR's weights, made free
-    of the reward's scale)."""
+def advantage_weights(q_data: torch.Tensor, q_policy: torch.Tensor, beta: float, cap: float = 100.0,
+                      clip: float = 0.0) -> torch.Tensor:
+    """exp(β·z), z the advantage A = Q(s, a_E) − Q(s, μ(s)) standardised over the batch (and held to ±`clip`
+    where `clip` > 0), capped at `cap` and scaled to mean 1 (no gradient): eq. (9) imitates the data's better
+    actions more (AWR's weights, made free of the reward's scale)."""
     a = (q_data - q_policy).detach()
     z = (a - a.mean()) / a.std().clamp_min(1e-6)
+    if clip > 0:
+        z = z.clamp(-clip, clip)
     w = torch.exp((beta * z).clamp(max=math.log(cap)))
     return w / w.mean()
 

@@ -21,11 +21,12 @@ def normalise_actions(action: np.ndarray, low, high, clip: float) -> np.ndarray:
 
 
 def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, weight: float,
-                clip: float, advantage: float = 0.0) -> torch.Tensor:
+                clip: float, advantage: float = 0.0, advantage_clip: float = 0.0) -> torch.Tensor:
     """λ·(−log π(a|s)) (`kind` "nll"; "censored": actions at ±`clip` read as censored, `losses.censored_logp`)
     or λ·‖μ(s) − a‖² in action space ("mse", μ the deterministic action: tanh of the squashed Gaussian's
     mean), with gradients; a deterministic actor has no likelihood: mse. `advantage` β > 0 weighs each pair
-    by `losses.advantage_weights` from the module's critics (PolicyConfig allows it only where there are)."""
+    by `losses.advantage_weights` from the module's critics, z held to ±`advantage_clip` where > 0 (PolicyConfig
+    allows β > 0 only where there are critics)."""
     # the train pass: RLlib's default inference pass runs without gradients (PPO's module)
     inputs = module._forward_train({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
     dist = module.get_train_action_dist_cls().from_logits(inputs)
@@ -34,7 +35,7 @@ def expert_loss(module, obs: torch.Tensor, actions: torch.Tensor, kind: str, wei
         with torch.no_grad():
             policy_actions = dist.to_deterministic().loc
             q = module.critic(torch.cat([obs, obs]), torch.cat([actions, policy_actions])).min(0).values
-        rows = losses.advantage_weights(*q.chunk(2), advantage)
+        rows = losses.advantage_weights(*q.chunk(2), advantage, clip=advantage_clip)
     if kind != "mse" and getattr(module, "stochastic", True):
         logp = (dist.logp(actions) if kind == "nll"
                 else losses.censored_logp(dist.loc, dist._dist.scale, actions, clip,
@@ -76,6 +77,7 @@ class ExpertRegularised:
         self.expert_loss = settings["expert_loss"]
         self.action_clip = settings["action_clip"]
         self.advantage = settings["advantage_weight"]
+        self.advantage_clip = settings["advantage_clip"]
         self.expert_batch_size = settings["batch_size"]
 
     def expert_penalty(self, module) -> torch.Tensor:
@@ -84,4 +86,4 @@ class ExpertRegularised:
             return torch.zeros((), device=self._device)
         obs, actions = self.expert.sample(self.expert_batch_size)
         return expert_loss(module, obs, actions, self.expert_loss, self.regulariser, self.action_clip,
-                           self.advantage)
+                           self.advantage, self.advantage_clip)

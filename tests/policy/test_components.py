@@ -3,6 +3,8 @@ the real-env evaluation and the policy config."""
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -80,6 +82,10 @@ def test_advantage_weights_favour_the_better_data_actions_whatever_the_reward_sc
     assert torch.allclose(advantage_weights(q_data, q_policy, beta=0.0), torch.ones(4))
     capped = advantage_weights(torch.tensor([0.0, 0.0, 9.0, 10.0]), torch.zeros(4), beta=50.0, cap=5.0)
     assert capped[2].item() == pytest.approx(capped[3].item()) and capped[2].item() == pytest.approx(2.0, rel=1e-3)
+    held = advantage_weights(q_data, q_policy, beta=2.0, clip=0.5)  # z held to ±0.5: the weights span e^±1
+    assert held.max() / held.min() == pytest.approx(math.e ** 2, rel=1e-5) and held[3] == held.max()
+    assert torch.allclose(advantage_weights(q_data, q_policy, beta=2.0, clip=0.0),
+                          advantage_weights(q_data, q_policy, beta=2.0))
     actor = torch.zeros(2, 1, requires_grad=True)  # a pair of weight 0 no longer pulls the actor
     expert_mse(actor, torch.tensor([[1.0], [-1.0]]), 1.0, rows=torch.tensor([2.0, 0.0])).backward()
     assert actor.grad[1].item() == 0.0 and actor.grad[0].item() < 0

@@ -108,7 +108,8 @@ class ActorCritic:
         if self.expert is not None:
             obs, actions = self.expert.sample(self.config.batch_size)
             penalty = expert_loss(module, obs, actions, self.config.expert_loss, self.config.regulariser,
-                                  self.config.action_clip, self.config.advantage_weight)
+                                  self.config.action_clip, self.config.advantage_weight,
+                                  self.config.advantage_clip)
         self.optimiser.zero_grad()
         (critic_loss + actor_loss + alpha_loss + penalty).backward()
         self.optimiser.step()
