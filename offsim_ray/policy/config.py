@@ -100,7 +100,7 @@ class PolicyConfig:
             "replay_capacity": self.replay_capacity >= self.batch_size, "tau": 0 < self.tau <= 1, "initial_alpha": self.initial_alpha > 0,
             "entropy_target": self.entropy_target < math.log(2),  # a uniform action's entropy per dimension
             "regulariser": self.regulariser >= 0, "action_clip": 0 < self.action_clip < 1,
-            "q_weight": self.q_weight >= 0, "advantage_weight": self.advantage_weight >= 0 and (self.advantage_weight == 0 or self.algo in Q_CRITIC_ALGORITHMS), "advantage_clip": self.advantage_clip >= 0, "exploration_noise": self.exploration_noise >= 0,
+            "q_weight": self.q_weight >= 0, "advantage_weight": self.advantage_weight >= 0 and (self.advantage_weight == 0 or self.algo in Q_CRITIC_ALGORITHMS), "advantage_clip": self.advantage_clip >= 0 and (self.advantage_clip == 0 or self.advantage_weight > 0), "exploration_noise": self.exploration_noise >= 0,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
             "horizon": self.horizon > 0,
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
@@ -119,6 +119,7 @@ class PolicyConfig:
                      {**{name: choice_hint(name, values) for name, values in CHOICES.items()},
                       "true_reward": "must be ≥ 0, and > 0 only with real rows (real_ratio > 0)",
                       "advantage_weight": "must be ≥ 0, and > 0 only for " + ", ".join(Q_CRITIC_ALGORITHMS),
+                      "advantage_clip": "must be ≥ 0, and > 0 only with advantage_weight > 0",
                       "value_clamp": "only for " + " and ".join(MODEL_BASED_ALGORITHMS),
                       "compile": "only for " + ", ".join(RLLIB_ALGORITHMS),
                       "reward": choice_hint("reward", REWARDS) + "; task only for " + ", ".join(TASK_REWARD_ALGORITHMS)})

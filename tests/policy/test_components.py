@@ -275,6 +275,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"algo": "sac", "value_clamp": True}, "value_clamp=True (only for clare and mlirl)"),
     ({"algo": "bc", "compile": True}, "compile=True (only for sac, ddpg, ppo)"),
     ({"algo": "ppo", "advantage_weight": 1.0}, "advantage_weight=1.0 (must be ≥ 0, and > 0 only for sac, ddpg, clare, mlirl, iqlearn)"),
+    ({"algo": "sac", "advantage_clip": 1.0}, "advantage_clip=1.0 (must be ≥ 0, and > 0 only with advantage_weight > 0)"),
     ({"reward": "true"}, "reward='true' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),
     ({"algo": "bc", "reward": "task"}, "reward='task' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),
 ])
