@@ -49,7 +49,7 @@ LATER_SETTINGS = ((None, "drop_nonfinite", False), ("policy", "precision", "fp32
                   ("policy", "reward", "learned"), ("policy", "reward_horizon", 0),
                   ("policy", "advantage_weight", 0.0), ("policy", "value_clamp", False),
                   ("policy", "clamp_bound", "batch"), ("policy", "compile", False),
-                  ("policy", "advantage_clip", 0.0))
+                  ("policy", "advantage_clip", 0.0), ("policy", "critic_norm", False))
 
 
 @dataclass(frozen=True)

@@ -74,28 +74,33 @@ def observation_stats(obs: np.ndarray) -> dict[str, list[float]]:
 
 def config_entries(config, obs: np.ndarray | None) -> dict:
     """The model-config entries a PolicyConfig sets on every actor-critic module: the standardisation
-    statistics of `obs` (none: `obs` None or `normalise_obs` off, raw observations) and the matmul precision."""
+    statistics of `obs` (none: `obs` None or `normalise_obs` off, raw observations), the matmul precision and
+    the critics' layer normalisation."""
     stats = observation_stats(obs) if config.normalise_obs and obs is not None else {}
-    return {**stats, "bf16": config.precision == "bf16"}
+    return {**stats, "bf16": config.precision == "bf16", "critic_norm": config.critic_norm}
 
 
 class CriticEnsemble(nn.Module):
     """E independent Q(s, a) MLPs as one batched op: (B, in) -> (E, B); matrix multiplies in bfloat16
-    under autocast when `bf16`, Q in float32."""
+    under autocast when `bf16`, Q in float32; with `norm`, each hidden layer's pre-activations are layer
+    normalised (no learned scale or shift, so the weights and state-dict keys are the same either way)."""
 
-    def __init__(self, inputs: int, hiddens: list[int], members: int, standardise: Standardise, bf16: bool = False):
+    def __init__(self, inputs: int, hiddens: list[int], members: int, standardise: Standardise, bf16: bool = False,
+                 norm: bool = False):
         super().__init__()
         sizes = [inputs, *hiddens, 1]
         self.standardise = standardise
         self.members = members
         self.bf16 = bf16
+        self.norm = norm
         self.layers = nn.ModuleList(EnsembleLinear(members, i, o) for i, o in zip(sizes[:-1], sizes[1:]))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.standardise(obs), action], -1).expand(self.members, -1, -1)
         with bf16_matmuls(x, self.bf16):
             for layer in self.layers[:-1]:
-                x = torch.relu(layer(x))
+                x = layer(x)
+                x = torch.relu(nn.functional.layer_norm(x, x.shape[-1:]) if self.norm else x)
             x = self.layers[-1](x)
         return x.float().squeeze(-1)
 
@@ -103,7 +108,8 @@ class CriticEnsemble(nn.Module):
 class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
     """model_config: hiddens, stochastic (SAC) or not (DDPG), critics E, exploration_noise (DDPG),
     obs_mean / obs_std that actor and critics standardise observations with (none: raw observations), and
-    bf16: their matrix multiplies in bfloat16 (PolicyConfig.precision)."""
+    bf16: their matrix multiplies in bfloat16 (PolicyConfig.precision), critic_norm: the critics' layer
+    normalisation (PolicyConfig.critic_norm)."""
 
     def setup(self) -> None:
         cfg = self.model_config
@@ -115,7 +121,7 @@ class ActorCriticModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         self.log_noise = float(torch.log(torch.tensor(max(cfg.get("exploration_noise", 0.1), 1e-6))))
         if not self.inference_only:
             self.critic = CriticEnsemble(obs_dim + act_dim, cfg["hiddens"], cfg["critics"],
-                                         Standardise.from_config(cfg, obs_dim), bf16)
+                                         Standardise.from_config(cfg, obs_dim), bf16, cfg.get("critic_norm", False))
             self.make_target_networks()
             if self.stochastic:  # SAC's temperature, a module weight so checkpoints keep it
                 self.log_alpha = nn.Parameter(torch.full((1,), math.log(cfg["initial_alpha"])))

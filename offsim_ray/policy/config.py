@@ -55,6 +55,7 @@ class PolicyConfig:
     advantage_weight: float = 0.0    # β: eq. (9) weighs each expert pair by exp(β·A) of its standardised advantage under the critics, mean 1 (AWR's filter, not the paper's; 0: every pair alike; measured: docs/benchmarks.md)
     advantage_clip: float = 0.0      # with β > 0: the standardised advantage z is held to ±this before exp(β·z), bounding the weights to [e^-βc, e^βc] before scaling (0: unbounded; measured: docs/benchmarks.md)
     q_weight: float = 1.0            # κ: the actor's Q term is scaled by κ / mean|Q| (TD3+BC's λ); 0: unscaled (measured: docs/benchmarks.md)
+    critic_norm: bool = False        # critics' hidden layers layer-normalised (no learned scale), bounding Q's growth off the data (measured: docs/benchmarks.md)
     normalise_obs: bool = True       # actor and critics standardise observations with the training data's mean, std
     exploration_noise: float = 0.1   # DDPG: std of the Gaussian noise on actions in [-1, 1]
     ppo_rollout: int = 20            # PPO: env steps per env per iteration (4 learned-env episodes of 5)
@@ -101,6 +102,7 @@ class PolicyConfig:
             "entropy_target": self.entropy_target < math.log(2),  # a uniform action's entropy per dimension
             "regulariser": self.regulariser >= 0, "action_clip": 0 < self.action_clip < 1,
             "q_weight": self.q_weight >= 0, "advantage_weight": self.advantage_weight >= 0 and (self.advantage_weight == 0 or self.algo in Q_CRITIC_ALGORITHMS), "advantage_clip": self.advantage_clip >= 0 and (self.advantage_clip == 0 or self.advantage_weight > 0), "exploration_noise": self.exploration_noise >= 0,
+            "critic_norm": not self.critic_norm or self.algo in Q_CRITIC_ALGORITHMS,
             "ppo_rollout": self.ppo_rollout > 0, "ppo_epochs": self.ppo_epochs > 0, "ppo_clip": self.ppo_clip > 0,
             "horizon": self.horizon > 0,
             "reward_lr": self.reward_lr > 0, "reward_updates": self.reward_updates >= 0,
@@ -120,6 +122,7 @@ class PolicyConfig:
                       "true_reward": "must be ≥ 0, and > 0 only with real rows (real_ratio > 0)",
                       "advantage_weight": "must be ≥ 0, and > 0 only for " + ", ".join(Q_CRITIC_ALGORITHMS),
                       "advantage_clip": "must be ≥ 0, and > 0 only with advantage_weight > 0",
+                      "critic_norm": "only for " + ", ".join(Q_CRITIC_ALGORITHMS),
                       "value_clamp": "only for " + " and ".join(MODEL_BASED_ALGORITHMS),
                       "compile": "only for " + ", ".join(RLLIB_ALGORITHMS),
                       "reward": choice_hint("reward", REWARDS) + "; task only for " + ", ".join(TASK_REWARD_ALGORITHMS)})

@@ -140,7 +140,7 @@ def test_flat_replay_wraps_around_and_clips_actions():
     assert batch["obs"].shape == (64, 2) and np.all(batch["new_obs"] == batch["obs"] + 1)
 
 
-def _module(stochastic: bool, inference_only: bool = False, bf16: bool = False):
+def _module(stochastic: bool, inference_only: bool = False, bf16: bool = False, critic_norm: bool = False):
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     from offsim_ray.policy.actor_critic import ActorCriticModule
@@ -149,7 +149,7 @@ def _module(stochastic: bool, inference_only: bool = False, bf16: bool = False):
         module_class=ActorCriticModule, observation_space=gym.spaces.Box(-np.inf, np.inf, (4,), np.float32),
         action_space=gym.spaces.Box(-1, 1, (2,), np.float32), inference_only=inference_only,
         model_config={"hiddens": [16, 16], "stochastic": stochastic, "critics": 2 if stochastic else 1,
-                      "exploration_noise": 0.3, "initial_alpha": 0.01, "bf16": bf16},
+                      "exploration_noise": 0.3, "initial_alpha": 0.01, "bf16": bf16, "critic_norm": critic_norm},
     ).build()
 
 
@@ -182,6 +182,19 @@ def test_bf16_modules_keep_the_weights_and_answer_in_float32_near_the_float32_on
     for exact, low in ((fp32.actor(obs), bf16.actor(obs)), (fp32.critic(obs, action), bf16.critic(obs, action))):
         assert low.dtype == torch.float32 and not torch.equal(low, exact)
         assert torch.allclose(low, exact, atol=0.05, rtol=0.05)
+
+
+def test_layer_normalised_critics_keep_the_weights_and_ignore_a_hidden_layers_scale():
+    plain, normed = _module(stochastic=True), _module(stochastic=True, critic_norm=True)
+    normed.load_state_dict(plain.state_dict())  # strict: the same keys either way
+    obs, action = torch.randn(64, 4), torch.rand(64, 2) * 2 - 1
+    before = plain.critic(obs, action), normed.critic(obs, action)
+    with torch.no_grad():  # a first layer 10× larger: a ReLU net scales with it, a normalised one does not
+        for module in (plain, normed):
+            for weight in list(module.critic.layers[0].parameters()):
+                weight.mul_(10)
+    assert torch.allclose(normed.critic(obs, action), before[1], atol=1e-4)
+    assert not torch.allclose(plain.critic(obs, action), before[0], atol=1e-2)
 
 
 def test_the_temperature_steps_towards_its_entropy_target():
@@ -276,6 +289,7 @@ def test_evaluation_refuses_an_env_with_other_spaces():
     ({"algo": "bc", "compile": True}, "compile=True (only for sac, ddpg, ppo)"),
     ({"algo": "ppo", "advantage_weight": 1.0}, "advantage_weight=1.0 (must be ≥ 0, and > 0 only for sac, ddpg, clare, mlirl, iqlearn)"),
     ({"algo": "sac", "advantage_clip": 1.0}, "advantage_clip=1.0 (must be ≥ 0, and > 0 only with advantage_weight > 0)"),
+    ({"algo": "ppo", "critic_norm": True}, "critic_norm=True (only for sac, ddpg, clare, mlirl, iqlearn)"),
     ({"reward": "true"}, "reward='true' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),
     ({"algo": "bc", "reward": "task"}, "reward='task' (reward is learned or task; task only for sac, ddpg, ppo, clare, mlirl)"),
 ])
