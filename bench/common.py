@@ -22,9 +22,17 @@ from offsim_ray.simulator import Simulator
 DATASETS = "bench/{env}/{level}-v0"  # the benchmark store's dataset names, as a sweep's --datasets template
 
 
-def parser(doc: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=doc)
+def store_flags(p: argparse.ArgumentParser, made_root: bool = False) -> argparse.ArgumentParser:
+    """--data-root, the benchmark store, and with `made_root` --made-root, the store `offsim-ray data make` fills."""
     p.add_argument("--data-root", default="../shared/datasets", help="Minari store with the benchmark datasets")
+    if made_root:
+        p.add_argument("--made-root", default="bench-runs/data",
+                       help="store for datasets --data-root lacks, made there by `offsim-ray data make`")
+    return p
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    p = store_flags(argparse.ArgumentParser(description=doc))
     p.add_argument("--dataset", default="bench/hopper/expert-v0")
     return p
 

@@ -53,8 +53,7 @@ def step_cells(errors: list[float]) -> str:
 def measure_artifacts(paths: list[str], count: int) -> None:
     print(f"artifacts, up to {count} replay windows each, torch {torch.__version__}")
     print(table_header(["artifact", "env", "datasets", "rows", "windows"], "mean"))
-    for path in common.artifact_dirs(paths):
-        simulator = Simulator.load(path)
+    for path, simulator in common.simulators(paths):
         windows = artifact_windows(simulator, count, seed=1)
         errors = open_loop_error(simulator.transition, windows, data_std(simulator.data))
         data = simulator.data

@@ -71,8 +71,8 @@ def yardstick_updates_per_second(config: PolicyConfig, obs_dim: int, act_dim: in
 
     env = expert = None
     if artifact is not None:
-        env = OffSimVectorEnv(config.num_envs, artifact, config.horizon, config.variance, config.termination,
-                              reward_on_mean=config.reward_on_mean, reward_shift=config.reward_shift,
+        env = OffSimVectorEnv(config.num_envs, artifact, horizon=config.horizon, variance=config.variance,
+                              termination=config.termination, reward_on_mean=config.reward_on_mean, reward_shift=config.reward_shift,
                               start_states=config.start_states)
         env_obs = env.reset(seed=0)[0]
         data = env.dynamics.simulator.data

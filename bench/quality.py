@@ -101,9 +101,7 @@ def save(path: Path, rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default="../shared/datasets")
-    parser.add_argument("--made-root", default="bench-runs/data",
-                        help="store for datasets --data-root lacks, made there by `offsim-ray data make`")
+    common.store_flags(parser, made_root=True)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--methods", nargs="+", default=["sac", "bc"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])

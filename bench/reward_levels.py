@@ -27,8 +27,7 @@ def level_id(dataset_id: str, level: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-root", default="../shared/datasets", help="Minari store with the benchmark datasets")
-    parser.add_argument("--made-root", default="bench-runs/data", help="store of data made by `offsim-ray data make`")
+    common.store_flags(parser, made_root=True)
     parser.add_argument("--artifacts", nargs="+", metavar="DIR", required=True,
                         help="fitted simulator artifacts, or folders of them")
     args = parser.parse_args()

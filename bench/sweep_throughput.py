@@ -26,7 +26,7 @@ from offsim_ray.spec import find_spec, load_spec
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default="../shared/datasets")
+    common.store_flags(parser)
     parser.add_argument("--envs", nargs="+", default=["hopper"])
     parser.add_argument("--datasets", nargs="+", default=["expert"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])

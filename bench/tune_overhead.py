@@ -24,7 +24,7 @@ import common
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default="../shared/datasets")
+    common.store_flags(parser)
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--out", default="bench-runs/tune")
     args = parser.parse_args()

@@ -13,12 +13,14 @@ import numpy as np
 from offsim_ray.errors import OffSimError, check_device
 from offsim_ray.files import check_replaceable, make_dir, write_with
 from offsim_ray.policy.config import ALGORITHMS, ExpertConfig
-from offsim_ray.simulator.config import PRESETS as SIM_PRESETS
+from offsim_ray.policy.rllib import quiet_ray_logs
+from offsim_ray.envs import VARIANCES
+from offsim_ray.simulator.config import HINGE_ON
+from offsim_ray.spec import PRESET_NAMES as PRESETS
+from offsim_ray.spec import TABLES
 from offsim_ray.sweep import TRACKERS
 from offsim_ray.threads import DEFAULT_THREADS, note_if_busy, set_threads
 from offsim_ray.trial import TrialConfig
-
-PRESETS = tuple(SIM_PRESETS)  # smoke | quick | paper, the simulator's and the policy's alike
 
 
 class _Parser(argparse.ArgumentParser):
@@ -213,14 +215,6 @@ def _trial_config(args: argparse.Namespace):
     return TrialConfig.from_dict(values)
 
 
-def _quiet_ray() -> None:
-    """Ray's and RLlib's own warnings (API-stack notices, deprecations) off the user's screen."""
-    import ray.rllib  # noqa: F401  (sets its logger's level on import: set ours after it)
-
-    for name in ("ray", "ray.rllib", "ray.tune"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def _print_metrics(metrics: dict) -> None:
     for key, value in metrics.items():
         print(f"{key:<28} {value:.4f}" if isinstance(value, float) else f"{key:<28} {value}")
@@ -230,7 +224,7 @@ def train(args: argparse.Namespace) -> None:
     from offsim_ray.trial import run_trial
 
     config = _trial_config(args)
-    _quiet_ray()
+    quiet_ray_logs()
     metrics = run_trial(config, progress=not args.no_progress, overwrite=args.overwrite)
     _print_metrics(metrics)
     print(f"wrote {Path(config.out) / 'metrics.json'}")
@@ -243,7 +237,7 @@ def evaluate_policy(args: argparse.Namespace) -> None:
     directory = Path(args.policy)
     if (directory / "policy").is_dir():
         directory = directory / "policy"
-    _quiet_ray()
+    quiet_ray_logs()
     policy = Policy.load(directory)
     info = policy.info
     evaluation = evaluate(policy.act, args.env or info["env_id"], info["obs_dim"], info["action_dim"],
@@ -261,7 +255,7 @@ def experts_train(args: argparse.Namespace) -> None:
     values = {k: v for k, v in flags.items() if v is not None}
     config = ExpertConfig(**values)
     check_device(config.device, "--device")
-    _quiet_ray()
+    quiet_ray_logs()
     card = train_expert(config, args.out, progress=not args.no_progress)
     print(f"wrote {Path(args.out) / 'expert.npz'} (return {card['expert']['return_mean']:.1f}) and "
           f"{Path(args.out) / 'medium.npz'} (return {card['medium']['return_mean']:.1f})")
@@ -330,7 +324,7 @@ def _print_tables(written) -> None:
 
 def reproduce(args: argparse.Namespace) -> None:
     from offsim_ray.report import write_report
-    from offsim_ray.spec import TABLES, find_spec
+    from offsim_ray.spec import find_spec
     from offsim_ray.tables import load_trials, write_tables
 
     names = TABLES if args.table == "all" else (args.table,)
@@ -435,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=float, help="margin m (absolute, or times R with --margin-relative)")
     p.add_argument("--margin-relative", action="store_true", help="read --margin in units of --reward-scale R")
     p.add_argument("--reward-scale", type=float, help="R = max|r| of an expert-only OffSim reward")
-    p.add_argument("--hinge-on", choices=["data", "model"], help="hinge expectations over data (eq. 5) or model (eq. 8)")
+    p.add_argument("--hinge-on", choices=HINGE_ON, help="hinge expectations over data (eq. 5) or model (eq. 8)")
     p.add_argument("--steps", type=int, help="min-max iterations (overrides the preset)")
     p.add_argument("--warmup-steps", type=int, help="NLL warm-start steps (overrides the preset)")
     p.add_argument("--device", help="torch device, e.g. cuda")
@@ -453,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=int, default=5, help="steps before truncation (paper: 5)")
     p.add_argument("--num-envs", type=_positive_int, default=64)
     p.add_argument("--steps", type=_positive_int, default=100, help="vector steps")
-    p.add_argument("--variance", choices=["high", "low"], default="high")
+    p.add_argument("--variance", choices=VARIANCES, default=VARIANCES[0])
     p.add_argument("--termination", action="store_true", help="apply the task's termination function")
     p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=rollout)
@@ -526,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("reproduce", parents=[sweeping],
                             help="run a paper table's sweep (resuming it if it exists) and write the table")
-    p.add_argument("table", choices=["table1", "table2", "table3", "table4", "all"])
+    p.add_argument("table", choices=[*TABLES, "all"])
     p.add_argument("--out", default="results", help="folder for the tables (default %(default)s)")
     p.set_defaults(func=reproduce)
 

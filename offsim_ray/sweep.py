@@ -27,6 +27,7 @@ from pathlib import Path
 
 from offsim_ray.errors import OffSimError, read_json
 from offsim_ray.files import write_json
+from offsim_ray.policy.rllib import quiet_ray_logs
 from offsim_ray.spec import SweepSpec, dataset_names, parse_spec, trial_config, trial_key, trial_label
 from offsim_ray.threads import set_threads
 
@@ -38,7 +39,7 @@ SWEEP_FILE = "sweep.json"
 class SweepPlan:
     """Where a sweep runs and what it reads; the same on every node."""
 
-    spec: SweepSpec
+    spec: SweepSpec                   # the parsed sweep: grid, presets, resources
     storage: str                      # absolute path of the shared storage folder
     data_root: str | None = None      # Minari store of the datasets (None: every node's default)
     offline: bool = False             # never try the Minari remote
@@ -250,8 +251,7 @@ def _connect(address: str | None, name: str) -> str:
     except ConnectionError as e:  # e.g. `auto` with no cluster running
         raise OffSimError(f"cannot join the Ray cluster {address or '$RAY_ADDRESS'}: "
                           f"{' '.join(str(e).split())}") from None
-    for name in ("ray", "ray.tune", "ray.rllib"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    quiet_ray_logs(rllib=False)
     return context.dashboard_url or ""
 
 

@@ -44,9 +44,9 @@ def _load(path: str, mtime: float, device: str) -> Simulator:
 class LearnedDynamics:
     """What both envs share: the simulator, the start states, spaces and the per-batch step."""
 
-    def __init__(self, artifact: str | os.PathLike, horizon: int, variance: str, termination: bool, device: str,
-                 reward_on_mean: bool = True, reward_shift: float = 0.0, start_states: str = "expert",
-                 reward: str = "learned", compile: bool = False):
+    def __init__(self, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high", termination: bool = False,
+                 device: str = "cpu", reward_on_mean: bool = True, reward_shift: float = 0.0,
+                 start_states: str = "expert", reward: str = "learned", compile: bool = False):
         if horizon <= 0:
             raise OffSimError(f"horizon must be a positive number of steps, got {horizon}")
         if variance not in VARIANCES:
@@ -93,12 +93,9 @@ class OffSimEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
-                 termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
-                 reward_shift: float = 0.0, start_states: str = "expert", reward: str = "learned",
-                 compile: bool = False):
-        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift,
-                                        start_states, reward, compile)
+    def __init__(self, artifact: str | os.PathLike, **settings):
+        """`settings`: LearnedDynamics' (horizon, variance, termination, device, …)."""
+        self.dynamics = LearnedDynamics(artifact, **settings)
         self.observation_space = self.dynamics.observation_space
         self.action_space = self.dynamics.action_space
         self._obs = None
@@ -126,12 +123,9 @@ class OffSimVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, num_envs: int, artifact: str | os.PathLike, horizon: int = 5, variance: str = "high",
-                 termination: bool = False, device: str = "cpu", reward_on_mean: bool = True,
-                 reward_shift: float = 0.0, start_states: str = "expert", reward: str = "learned",
-                 compile: bool = False):
-        self.dynamics = LearnedDynamics(artifact, horizon, variance, termination, device, reward_on_mean, reward_shift,
-                                        start_states, reward, compile)
+    def __init__(self, num_envs: int, artifact: str | os.PathLike, **settings):
+        """`settings`: LearnedDynamics' (horizon, variance, termination, device, …)."""
+        self.dynamics = LearnedDynamics(artifact, **settings)
         self.num_envs = num_envs
         self.single_observation_space = self.dynamics.observation_space
         self.single_action_space = self.dynamics.action_space

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 class TrainingContext:
     data: Transitions                 # the trial's rows (expert, plus diverse for OffSim+)
     config: PolicyConfig              # the policy stage's config
-    low: np.ndarray                   # the action box of the env
-    high: np.ndarray
+    low: np.ndarray                   # the action box of the env: its lower bounds
+    high: np.ndarray                  # and its upper bounds
     workdir: Path                     # progress.jsonl, TensorBoard events, checkpoints
     artifact: Path | None = None      # the simulator the trainer's `simulator` names (None: it needs none)
     simulator: Simulator | None = None  # that simulator, loaded (the trial has it in memory already)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from offsim_ray.errors import OffSimError, check_fields, check_types, known_fields
 
+HINGE_ON = ("data", "model")  # where the hinge's expectations are taken: eq. (5) or eq. (8)
+
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -39,7 +41,7 @@ class SimConfig:
             "warmup_steps": self.warmup_steps >= 0, "ensemble_size": self.ensemble_size > 0,
             "transition_layers": self.transition_layers >= 2, "reward_layers": self.reward_layers >= 2,
             "holdout_fraction": 0 < self.holdout_fraction < 1, "eval_every": self.eval_every > 0,
-            "reward_scale": self.reward_scale > 0, "hinge_on": self.hinge_on in ("data", "model"),
+            "reward_scale": self.reward_scale > 0, "hinge_on": self.hinge_on in HINGE_ON,
             "seed": self.seed >= 0,
         }
         check_fields(self, checks, "simulator config", {"margin": "m must be ≥ 0",

@@ -4,13 +4,17 @@ observations) fit to all the (s, a) rows of the data, as the paper's BC on a mix
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from ray.rllib.core.rl_module.rl_module import RLModule
 
 from offsim_ray.policy.actor_critic import build_module
 from offsim_ray.policy.regulariser import StateActionPairs, expert_loss
 from offsim_ray.policy.trainers import TrainingContext
 from offsim_ray.policy.progress import GeneratorState, Iterations
+
+if TYPE_CHECKING:
+    from ray.rllib.core.rl_module.rl_module import RLModule
 
 
 def train_bc(context: TrainingContext) -> tuple[RLModule, dict]:
