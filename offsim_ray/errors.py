@@ -1,4 +1,5 @@
-"""The one exception type the CLI turns into a readable line on stderr."""
+"""The one exception type the CLI turns into a readable line on stderr, and the checks of configs and of
+the machine that raise it."""
 
 
 class OffSimError(Exception):
@@ -58,18 +59,6 @@ def check_fields(config, checks: dict[str, bool], what: str, hints: dict[str, st
         hints = hints or {}
         raise OffSimError(f"invalid {what}: " + ", ".join(
             f"{name}={getattr(config, name)!r}" + (f" ({hints[name]})" if name in hints else "") for name in bad))
-
-
-def read_json(path, missing: str, what: str) -> dict:
-    """A JSON file's content; `missing` is the error when it does not exist, `what` names it otherwise."""
-    import json
-
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise OffSimError(missing) from None
-    except (OSError, ValueError) as e:
-        raise OffSimError(f"{what}: cannot read {path.name}: {e}") from None
 
 
 def check_device(name: str, what: str = "device") -> None:

@@ -1,5 +1,5 @@
-"""Writes that never leave a half-written file or folder: write to a temporary sibling, then rename into
-place. New files and folders get the modes the user's umask gives, not tempfile's private 0700/0600:
+"""Reading the project's JSON files, and writes that never leave a half-written file or folder: write to a
+temporary sibling, then rename into place. New files and folders get the modes the user's umask gives, not tempfile's private 0700/0600:
 several users and nodes share sweep storage."""
 
 from __future__ import annotations
@@ -12,6 +12,16 @@ from pathlib import Path
 from typing import Callable
 
 from offsim_ray.errors import OffSimError
+
+
+def read_json(path: Path, missing: str, what: str) -> dict:
+    """A JSON file's content; `missing` is the error when it does not exist, `what` names it otherwise."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise OffSimError(missing) from None
+    except (OSError, ValueError) as e:
+        raise OffSimError(f"{what}: cannot read {path.name}: {e}") from None
 
 
 def _umask() -> int:

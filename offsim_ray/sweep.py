@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from offsim_ray.errors import OffSimError, read_json
-from offsim_ray.files import write_json
+from offsim_ray.errors import OffSimError
+from offsim_ray.files import read_json, write_json
 from offsim_ray.policy.rllib import quiet_ray_logs
 from offsim_ray.spec import SweepSpec, dataset_names, parse_spec, trial_config, trial_key, trial_label
 from offsim_ray.threads import set_threads

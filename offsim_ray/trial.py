@@ -25,8 +25,8 @@ from pathlib import Path
 
 from offsim_ray.data.store import exclusive
 from offsim_ray.errors import (OffSimError, check_bf16, check_compiler, check_device, check_fields, check_types,
-                               known_fields, placement_fields, read_json)
-from offsim_ray.files import write_json
+                               known_fields, placement_fields)
+from offsim_ray.files import read_json, write_json
 from offsim_ray.policy.config import PolicyConfig
 from offsim_ray.policy.config import preset as policy_preset
 from offsim_ray.policy.trainers import TRAINERS, Trainer, TrainingContext

@@ -18,8 +18,8 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 
 from offsim_ray.action_box import to_box
 from offsim_ray.data.scores import ReferenceScores
-from offsim_ray.errors import OffSimError, read_json
-from offsim_ray.files import write_dir
+from offsim_ray.errors import OffSimError
+from offsim_ray.files import read_json, write_dir
 
 
 class Policy:

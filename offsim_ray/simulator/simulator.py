@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from offsim_ray.data.transitions import DIVERSE, EXPERT, NormStats, Transitions, check_compatible
-from offsim_ray.errors import OffSimError, read_json
-from offsim_ray.files import read_jsonl, write_dir
+from offsim_ray.errors import OffSimError
+from offsim_ray.files import read_json, read_jsonl, write_dir
 from offsim_ray.nets import compile_for
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
