@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from offsim_ray.errors import OffSimError, check_device
-from offsim_ray.files import check_replaceable, make_dir, write_with
+from offsim_ray.files import check_can_make, check_replaceable, make_dir, write_with
 from offsim_ray.policy.config import ALGORITHMS, ExpertConfig
 from offsim_ray.policy.rllib import quiet_ray_logs
 from offsim_ray.envs import VARIANCES
@@ -122,8 +122,8 @@ def data_export(args: argparse.Namespace) -> None:
     if out.exists() and not args.overwrite:
         raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
     data = _training_data(args)
+    make_dir(out.parent)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         write_with(out, lambda tmp: np.savez(tmp, **data.arrays()))
     except OSError as e:
         raise OffSimError(f"cannot write {out}: {e.strerror or e}") from None
@@ -132,10 +132,13 @@ def data_export(args: argparse.Namespace) -> None:
 
 def fit(args: argparse.Namespace) -> None:
     from offsim_ray.simulator import fit_simulator, preset
+    from offsim_ray.simulator.fit import split_holdout
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
+    if out.exists() and not (out / "meta.json").is_file():
+        raise OffSimError(f"{out} exists and is not a simulator artifact (no meta.json); --overwrite replaces only one")
     check_replaceable(out)
     if args.device:
         check_device(args.device, "--device")
@@ -144,6 +147,7 @@ def fit(args: argparse.Namespace) -> None:
                           "steps", "warmup_steps") and v is not None}
     config = preset(args.preset).with_(seed=args.seed, margin_relative=args.margin_relative, **overrides)
     data = _training_data(args)
+    split_holdout(data, config.holdout_fraction, config.seed)  # refuses data too small to split, before the fit
     make_dir(out.parent)  # before the fit, once the data is known good: bad data leaves no folder
     kind = "OffSim+" if args.diverse else "OffSim"
     print(f"fitting {kind} on {len(data)} transitions of {data.name} ({data.env_id}), preset {args.preset}",
@@ -327,6 +331,7 @@ def reproduce(args: argparse.Namespace) -> None:
     from offsim_ray.spec import find_spec
     from offsim_ray.tables import load_trials, write_tables
 
+    check_can_make(args.out)  # before the sweeps, which may take hours
     names = TABLES if args.table == "all" else (args.table,)
     outcomes = []
     for name in names:

@@ -1,6 +1,8 @@
 """The one exception type the CLI turns into a readable line on stderr, and the checks of configs and of
 the machine that raise it."""
 
+import math
+
 
 class OffSimError(Exception):
     """Bad input or an unusable file; the message names what failed and how to fix it."""
@@ -41,13 +43,19 @@ def _is(value, kind) -> bool:
 
 
 def check_types(config, what: str) -> None:
-    """An error naming every field of the dataclass `config` whose value is not of its annotated type."""
+    """An error naming every field of the dataclass `config` whose value is not of its annotated type, or is
+    a float that is not finite."""
     import typing
     from dataclasses import fields
 
     hints = typing.get_type_hints(type(config))
-    bad = [f"{f.name}={getattr(config, f.name)!r} (not {getattr(hints[f.name], '__name__', hints[f.name])})"
-           for f in fields(config) if not _is(getattr(config, f.name), hints[f.name])]
+    bad = []
+    for f in fields(config):
+        value, kind = getattr(config, f.name), hints[f.name]
+        if not _is(value, kind):
+            bad.append(f"{f.name}={value!r} (not {getattr(kind, '__name__', kind)})")
+        elif isinstance(value, float) and not math.isfinite(value):  # inf passes every `x >= 0` check
+            bad.append(f"{f.name}={value!r} (not a finite number)")
     if bad:
         raise OffSimError(f"invalid {what}: " + ", ".join(bad))
 

@@ -37,8 +37,18 @@ def temp_dir(parent: str | os.PathLike, prefix: str) -> Path:
     return path
 
 
+def check_can_make(path: str | os.PathLike) -> None:
+    """An error now, rather than after hours of work, when the folder `path` cannot be made: it or one of
+    its parents is a file."""
+    path = Path(path).absolute()
+    folder = next(folder for folder in [path, *path.parents] if folder.exists() or folder.is_symlink())
+    if not folder.is_dir():
+        raise OffSimError(f"cannot create {path}: {folder} is a file, not a folder")
+
+
 def make_dir(path: str | os.PathLike) -> None:
     """`path` and its parents, or an error naming the folder that could not be made."""
+    check_can_make(path)
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
     except OSError as e:

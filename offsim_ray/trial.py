@@ -36,6 +36,8 @@ from offsim_ray.threads import note_if_busy
 
 
 PATH_FIELDS = ("out", "artifact", "simulators", "data_root")
+# what a trial writes in its folder (the layout above), and all that --overwrite removes
+TRIAL_OUTPUTS = ("trial.json", "simulator", "dynamics", "training", "policy", "metrics.json")
 
 
 def _absolute(path: str) -> str:
@@ -71,8 +73,10 @@ class TrialConfig:
 
     def __post_init__(self) -> None:
         check_types(self, "trial config")
-        check_fields(self, {"n": self.n > 0, "seed": self.seed >= 0}, "trial config",
-                     {"n": "must be positive", "seed": "must be ≥ 0"})
+        paths = {name: getattr(self, name) is None or getattr(self, name).strip() != "" for name in PATH_FIELDS}
+        check_fields(self, {"n": self.n > 0, "seed": self.seed >= 0, **paths}, "trial config",
+                     {"n": "must be positive", "seed": "must be ≥ 0",
+                      **dict.fromkeys(PATH_FIELDS, "must name a folder, not be empty")})
         if self.diverse == self.expert:
             raise OffSimError(f"invalid trial config: expert and diverse are both {self.expert!r}; OffSim+ needs "
                               "two different datasets")
@@ -225,37 +229,44 @@ def prepared_simulator(config: TrialConfig, trainer: Trainer, data, store, progr
 
 def run_trial(config: TrialConfig, progress: bool = True, report=None, overwrite: bool = False) -> dict:
     """Runs (or resumes, or reads back) the trial; `report(row)` gets each policy iteration's metrics;
-    `overwrite` first removes what the trial folder holds, starting the trial afresh."""
+    `overwrite` starts the trial afresh, removing what an earlier trial wrote in the folder (TRIAL_OUTPUTS)
+    once the new one's data is known good; other files there are left alone."""
     out = Path(config.out)
     made = next((folder for folder in reversed([out, *out.absolute().parents]) if not folder.exists()), None)
     try:
         with exclusive(out / ".lock"):
-            for entry in out.iterdir() if overwrite else ():
-                if entry.name == ".lock":
-                    continue
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
-            return _run_trial(config, out, progress, report)
+            return _run_trial(config, out, progress, report, overwrite)
     except OffSimError:
         if made and out.is_dir() and [entry.name for entry in out.iterdir()] == [".lock"]:  # refused before it wrote
             shutil.rmtree(made)
         raise
 
 
-def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
+def _remove_outputs(out: Path) -> None:
+    """What a trial wrote in `out`, when `out` holds one (its trial.json, written first)."""
+    if not (out / "trial.json").exists():
+        return
+    for entry in (out / name for name in TRIAL_OUTPUTS):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        elif entry.exists() or entry.is_symlink():
+            entry.unlink()
+
+
+def _run_trial(config: TrialConfig, out: Path, progress: bool, report, overwrite: bool) -> dict:
     import torch
 
     from offsim_ray.data import DatasetStore, dataset_reference, training_transitions
     from offsim_ray.evaluation import evaluate
     from offsim_ray.policy.artifact import Policy
     from offsim_ray.policy.progress import STATE, read_progress
+    from offsim_ray.simulator.fit import split_holdout
     from offsim_ray.simulator.simulator import action_bounds
 
     resolved = config.resolved()
-    _check_same_trial(out, resolved)
-    if (out / "metrics.json").exists():
+    if not overwrite:
+        _check_same_trial(out, resolved)
+    if (out / "metrics.json").exists() and not overwrite:
         for row in read_progress(out / "training") if report else ():  # the stored curve, for the sweep's report
             report(row)
         return read_json(out / "metrics.json", "", f"trial {out}")
@@ -271,9 +282,13 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report) -> dict:
     data = training_transitions(config.expert, config.diverse, config.n, config.sim_config().seed, store,
                                 drop_nonfinite=config.drop_nonfinite, download=not config.offline)
     reference = dataset_reference(config.expert, store, download=not config.offline)
+    trainer = TRAINERS[policy_config.algo]
+    if trainer.simulator:  # refuses data too small to split, before anything is written
+        split_holdout(data, config.sim_config().holdout_fraction, config.sim_config().seed)
+    if overwrite:
+        _remove_outputs(out)
     write_json(out / "trial.json", resolved)  # once the data is known good: a refused trial leaves nothing
     low, high = action_bounds(data)
-    trainer = TRAINERS[policy_config.algo]
     artifact, simulator, metrics = prepared_simulator(config, trainer, data, store, progress)
     workdir = out / "training"
     if progress:

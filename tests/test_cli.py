@@ -104,7 +104,10 @@ def test_unwritable_output_and_store(tmp_path):
             "--no-progress", data_root=tmp_path / "s")
     result = run_cli("data", "export", "--expert", "hopper-random", "--n", "10", "--out", str(blocker / "x.npz"),
                      data_root=tmp_path / "s")
-    assert_one_line_error(result, f"cannot write {blocker / 'x.npz'}")
+    assert_one_line_error(result, f"{blocker} is a file, not a folder")
+    # an output under a file is refused before the sweeps that would fill it
+    result = run_cli("reproduce", "table1", "--preset", "smoke", "--out", str(blocker / "tables"))
+    assert_one_line_error(result, f"{blocker} is a file, not a folder")
     assert blocker.read_text() == "keep me"
 
 

@@ -57,6 +57,8 @@ def test_bad_horizon(cli_artifact):
     (["--steps", "0", "--warmup-steps", "0"], "steps=0 (a fit needs warmup_steps + steps > 0)"),
     (["--device", "foo"], "--device 'foo' is not a torch device"),
     (["--device", "cuda:64"], "--device 'cuda:64': this machine has"),
+    (["--alpha", "inf"], "alpha=inf (not a finite number)"),
+    (["--n", "5"], "leave no rows to hold out"),
 ])
 def test_bad_fit_settings(store, tmp_path, flags, fragment):
     result = run_cli("fit", "--expert", "hopper-random", "--n", "500", "--preset", "smoke", "--out",
@@ -71,6 +73,17 @@ def test_existing_output_is_kept(cli_artifact, store):
                      str(cli_artifact), data_root=store.root)
     assert_one_line_error(result, "already exists; pass --overwrite")
     assert (cli_artifact / "weights.pt").read_bytes() == before
+
+
+def test_overwrite_replaces_only_a_simulator_artifact(store, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    (tmp_path / "file").write_text("keep")
+    for target in ("mine", "file"):
+        result = run_cli("fit", "--expert", "hopper-random", "--n", "500", "--preset", "smoke", "--out",
+                         str(tmp_path / target), "--overwrite", data_root=store.root)
+        assert_one_line_error(result, f"{tmp_path / target} exists and is not a simulator artifact")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == (tmp_path / "file").read_text() == "keep"
 
 
 def test_an_interrupted_replacement_is_named_before_the_fit(store, tmp_path):

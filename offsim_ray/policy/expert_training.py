@@ -37,7 +37,7 @@ from offsim_ray.policy.config import ExpertConfig
 from offsim_ray.policy.baselines.offline import ActorCritic, Batch, floats
 from offsim_ray.policy.replay import FlatReplay
 from offsim_ray.policy.progress import (ProgressLog, read_progress, restore_rng_states, save_checkpoint,
-                                        saved_iteration, seconds_at, with_rng_states)
+                                        resume, saved_iteration, with_rng_states)
 from offsim_ray.threads import note_if_busy
 
 MEDIUM_RANGE = (1 / 3, 1 / 2)   # medium return / expert return
@@ -161,12 +161,7 @@ def train_expert(config: ExpertConfig, workdir: str | os.PathLike, progress: boo
     replay = FlatReplay(REPLAY_CAPACITY, env.obs_dim, env.action_dim, config.seed)
     info = {"env_id": config.env, "action_low": env.low.tolist(), "action_high": env.high.tolist()}
     label = f"expert {config.env}"
-    seconds = 0.0
-    if done:
-        _restore(workdir, learner, replay)
-        seconds = seconds_at(workdir, done)
-        if progress:
-            print(f"resuming {label} from iteration {done} ({workdir / CHECKPOINT})", file=sys.stderr)
+    done, seconds = resume(workdir, CHECKPOINT, label, progress, lambda: _restore(workdir, learner, replay))
     if progress:
         note_if_busy()
     with ProgressLog(workdir, label, config.iterations, progress, done=done) as log:

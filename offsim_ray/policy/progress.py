@@ -91,6 +91,18 @@ def seconds_at(workdir: Path, iteration: int) -> float:
     return next((r["policy/seconds"] for r in read_progress(workdir) if r["iteration"] == iteration), 0.0)
 
 
+def resume(workdir: Path, folder: str, label: str, progress: bool, restore) -> tuple[int, float]:
+    """(iterations done, training seconds so far) of the checkpoint in workdir/folder, once `restore()` has
+    loaded it, with a line on stderr when `progress`; (0, 0.0) and no call when there is none."""
+    done = saved_iteration(workdir, folder)
+    if not done:
+        return 0, 0.0
+    restore()
+    if progress:
+        print(f"resuming {label} from iteration {done} ({workdir / folder})", file=sys.stderr)
+    return done, seconds_at(workdir, done)
+
+
 def with_rng_states(state: dict) -> dict:
     """`state` and torch's global RNG states: the CPU's, and the GPUs' once CUDA is in use (the actor
     samples on the learner's device)."""
@@ -133,18 +145,17 @@ class Iterations:
         self._last: dict = {}
 
     def __enter__(self) -> Iterations:
-        self.done = saved_iteration(self.workdir, STATE)
-        if self.done:
-            state = torch.load(self.workdir / STATE / "state.pt", map_location="cpu")
-            for name, part in self.parts.items():
-                part.load_state_dict(state[name])
-            restore_rng_states(state)
-            if self.context.progress:
-                print(f"resuming {self.label} from iteration {self.done} ({self.workdir / STATE})", file=sys.stderr)
-        self.seconds, self.started = seconds_at(self.workdir, self.done), time.perf_counter()
+        self.done, self.seconds = resume(self.workdir, STATE, self.label, self.context.progress, self._restore)
+        self.started = time.perf_counter()
         self.log = ProgressLog(self.workdir, self.label, self.config.iterations, self.context.progress,
                                self.context.report, self.done).__enter__()
         return self
+
+    def _restore(self) -> None:
+        state = torch.load(self.workdir / STATE / "state.pt", map_location="cpu")
+        for name, part in self.parts.items():
+            part.load_state_dict(state[name])
+        restore_rng_states(state)
 
     def __exit__(self, *exc) -> None:
         self.log.__exit__(*exc)

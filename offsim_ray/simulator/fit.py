@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from offsim_ray.data.transitions import DIVERSE, EXPERT, Transitions
+from offsim_ray.errors import OffSimError
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.losses import margin_hinge, reward_loss, transition_loss
 from offsim_ray.simulator.models import TransitionEnsemble
@@ -49,7 +50,11 @@ def split_holdout(data: Transitions, fraction: float, seed: int) -> np.ndarray:
     holdout = np.zeros(len(data), dtype=bool)
     for source in (EXPERT, DIVERSE):
         rows = np.flatnonzero(data.source == source)
-        holdout[rng.choice(rows, size=int(round(fraction * len(rows))), replace=False)] = True
+        size = int(round(fraction * len(rows)))
+        if len(rows) and not 0 < size < len(rows):
+            raise OffSimError(f"{data.name}: {len(rows)} rows of one dataset leave no rows to "
+                              f"{'hold out' if size == 0 else 'fit on'} at holdout_fraction {fraction}")
+        holdout[rng.choice(rows, size=size, replace=False)] = True
     return holdout
 
 

@@ -42,6 +42,19 @@ def test_train_from_yaml_with_flags_overriding_it_into_a_relative_directory(tmp_
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["trial/seed"] == 4
 
 
+def test_overwrite_keeps_the_folder_until_the_data_is_good_and_then_removes_only_the_trials_files(tmp_path, trial_data):
+    data_root, _ = trial_data
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("notes.txt", "trial.json", "metrics.json"):
+        (out / name).write_text("{}")
+    result = run_cli("train", "--expert", "bench/hopper/nope-v0", "--out", str(out), "--overwrite", "--data-root",
+                     data_root, "--offline")
+    assert_one_line_error(result, "bench/hopper/nope-v0")
+    assert sorted(p.name for p in out.iterdir() if p.name != ".lock") == ["metrics.json", "notes.txt", "trial.json"]
+    assert_one_line_error(run_cli("train", "--expert", "hopper-expert", "--out", ""), "out='' (must name a folder")
+
+
 def test_train_rejects_an_unsupported_algorithm(tmp_path):
     result = run_cli("train", "--expert", "hopper-expert", "--algo", "td3", "--out", str(tmp_path / "x"))
     assert result.returncode == 2
@@ -58,6 +71,7 @@ def test_train_rejects_an_unsupported_algorithm(tmp_path):
     ("expert: hopper-expert\nout: OUT\nseed: abc\n", "seed='abc' (not int)"),
     ("expert: hopper-expert\nout: OUT\nseed: -3\n", "invalid trial config: seed=-3 (must be ≥ 0)"),
     ("expert: hopper-expert\nout: OUT\nsim: 5\n", "sim=5 (not dict)"),
+    ("expert: hopper-expert\nout: OUT\nsim:\n  alpha: .inf\n", "alpha=inf (not a finite number)"),
     ("expert: [x]\nout: OUT\n", "expert=['x'] (not str)"),
     ("expert: hopper-expert\nout: OUT\nsim: {margin: big}\n", "invalid simulator config: margin='big' (not float)"),
     ("expert: hopper-expert\nout: OUT\nsim: {margin: -1}\n", "margin=-1 (m must be ≥ 0)"),

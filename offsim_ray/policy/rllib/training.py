@@ -8,12 +8,11 @@ with `learning_starts` random steps in the learned env (seconds).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 
 from offsim_ray.policy.config import PolicyConfig
-from offsim_ray.policy.progress import ProgressLog, read_progress, save_checkpoint, saved_iteration, seconds_at
+from offsim_ray.policy.progress import ProgressLog, read_progress, resume, save_checkpoint
 from offsim_ray.policy.trainers import TrainingContext
 
 LEARNER_KEYS = ("actor_loss", "critic_loss", "expert_penalty", "alpha", "q_mean", "policy_loss", "vf_loss",
@@ -51,13 +50,7 @@ def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progre
                    report=None) -> tuple[dict, int]:
     """`config.iterations` training iterations of `algo`, resumed from the checkpoint in `workdir` if any;
     returns (last metrics, iterations done before this call)."""
-    done = saved_iteration(workdir, "algorithm")
-    seconds = 0.0
-    if done:
-        algo.restore_from_path(str(workdir / "algorithm"))
-        seconds = seconds_at(workdir, done)
-        if progress:
-            print(f"resuming {label} from iteration {done} ({workdir / 'algorithm'})", file=sys.stderr)
+    done, seconds = resume(workdir, "algorithm", label, progress, lambda: algo.restore_from_path(str(workdir / "algorithm")))
     row = {}
     with ProgressLog(workdir, label, config.iterations, progress, report, done) as log:
         for iteration in range(done + 1, config.iterations + 1):
