@@ -50,10 +50,11 @@ class SweepPlan:
 
     def trial(self, point: dict, device: str = "cpu"):
         """(key, TrialConfig) of a grid point; `device` moves the fit and the learner."""
-        config = trial_config(self.spec, point, out="", simulators=str(Path(self.storage) / "simulators"),
+        trials = Path(self.storage) / "trials"
+        config = trial_config(self.spec, point, out=str(trials), simulators=str(Path(self.storage) / "simulators"),
                               data_root=self.data_root, offline=self.offline)
-        key = trial_key(point, config)
-        config = replace(config, out=str(Path(self.storage) / "trials" / key))
+        key = trial_key(point, config)  # of everything but `out`
+        config = replace(config, out=str(trials / key))
         if device != "cpu":
             config = replace(config, sim={**config.sim, "device": device},
                              policy={**config.policy, "device": device})
