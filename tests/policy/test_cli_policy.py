@@ -127,6 +127,15 @@ def test_evaluate_names_the_key_of_a_damaged_policy_json(tmp_path, info, fragmen
     assert_one_line_error(run_cli("evaluate", str(tmp_path)), f"policy {tmp_path / 'policy'}: {fragment}")
 
 
+def test_train_names_its_config_file_in_errors_from_its_contents(tmp_path):
+    config = tmp_path / "trial.yaml"
+    config.write_text(f"expert: hopper-expert\nout: {tmp_path / 'out'}\nnope: 1\n2: x\n")
+    assert_one_line_error(run_cli("train", str(config)), f"{config}: unknown trial config keys: 2, nope")
+    config.write_bytes(b"expert: \xff\n")
+    assert_one_line_error(run_cli("train", str(config)), f"{config} is not UTF-8 text")
+    assert not (tmp_path / "out").exists()
+
+
 def test_train_refuses_a_file_as_its_trial_directory(tmp_path):
     (tmp_path / "notes").write_text("keep me")
     result = run_cli("train", "--expert", "hopper-expert", "--preset", "smoke", "--out", str(tmp_path / "notes"))
