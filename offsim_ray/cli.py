@@ -211,12 +211,19 @@ def _trial_config(args: argparse.Namespace):
             values = yaml.safe_load(Path(args.config).read_text()) or {}
         except OSError as e:
             raise OffSimError(f"cannot read {args.config}: {e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise OffSimError(f"{args.config} is not UTF-8 text") from None
         except yaml.YAMLError as e:
             raise OffSimError(f"{args.config} is not valid YAML: {' '.join(str(e).split())}") from None
         if not isinstance(values, dict):
             raise OffSimError(f"{args.config} must hold a mapping of trial config keys")
     values.update({k: getattr(args, k) for k in TRIAL_FLAGS if getattr(args, k) not in (None, False)})
-    return TrialConfig.from_dict(values)
+    try:
+        return TrialConfig.from_dict(values)
+    except OffSimError as e:
+        if not args.config:
+            raise
+        raise OffSimError(f"{args.config}: {e}") from None
 
 
 def _print_metrics(metrics: dict) -> None:

@@ -12,7 +12,7 @@ def known_fields(cls, d: dict, what: str) -> dict:
     """`d` unchanged when every key is a field of the dataclass `cls`, else an error naming the others."""
     from dataclasses import fields
 
-    unknown = sorted(set(d) - {f.name for f in fields(cls)})
+    unknown = sorted(map(str, set(d) - {f.name for f in fields(cls)}))  # YAML keys may be numbers too
     if unknown:
         raise OffSimError(f"unknown {what} keys: {', '.join(unknown)}")
     return d

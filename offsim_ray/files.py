@@ -8,20 +8,65 @@ import json
 import os
 import shutil
 import tempfile
+import types
+import typing
 from pathlib import Path
 from typing import Callable
 
 from offsim_ray.errors import OffSimError
 
 
-def read_json(path: Path, missing: str, what: str) -> dict:
-    """A JSON file's content; `missing` is the error when it does not exist, `what` names it otherwise."""
+def read_json(path: Path, missing: str, what: str, keys: dict | None = None) -> dict:
+    """A JSON file's mapping; `missing` is the error when it does not exist, `what` names it otherwise.
+    `keys`: what it must hold, checked by `check_keys`."""
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except FileNotFoundError:
         raise OffSimError(missing) from None
     except (OSError, ValueError) as e:
         raise OffSimError(f"{what}: cannot read {path.name}: {e}") from None
+    if not isinstance(value, dict):
+        raise OffSimError(f"{what}: {path.name} holds {_kind_name(type(value))}, not a mapping")
+    check_keys(value, keys or {}, f"{what}: {path.name}")
+    return value
+
+
+def _fits(value, kind) -> bool:
+    if isinstance(kind, dict):
+        return isinstance(value, dict)
+    if typing.get_origin(kind) is list:
+        return isinstance(value, list) and all(_fits(item, typing.get_args(kind)[0]) for item in value)
+    if isinstance(kind, types.UnionType):
+        return any(_fits(value, k) for k in typing.get_args(kind))
+    if kind in (int, float) and isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float) if kind is float else kind)
+
+
+def _kind_name(kind) -> str:
+    if isinstance(kind, dict):
+        return "a mapping"
+    if typing.get_origin(kind) is list:
+        return f"a list of {_kind_name(typing.get_args(kind)[0]).split(' ', 1)[1]}s"
+    if isinstance(kind, types.UnionType):
+        return " or ".join(map(_kind_name, typing.get_args(kind)))
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
+            dict: "a mapping", type(None): "null"}[kind]
+
+
+def check_keys(record: dict, keys: dict, where: str, prefix: str = "") -> None:
+    """An error naming `where` and the first of `keys` that `record` lacks or holds a value of another kind.
+    `keys` maps a key to its kind: str, int, float (any number), bool, list, dict, list[kind], a union with
+    `|`, or a dict of the keys of a nested mapping."""
+    for key, kind in keys.items():
+        if key not in record:
+            raise OffSimError(f"{where} has no {prefix}{key}")
+        value = record[key]
+        if not _fits(value, kind):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise OffSimError(f"{where}'s {prefix}{key} is {shown}, not {_kind_name(kind)}")
+        if isinstance(kind, dict):
+            check_keys(value, kind, where, f"{prefix}{key}.")
 
 
 def _umask() -> int:

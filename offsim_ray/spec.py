@@ -116,9 +116,9 @@ def _mapping(value, what: str) -> dict:
 
 
 def _unknown(d: dict, allowed, what: str) -> None:
-    unknown = sorted(set(d) - set(allowed))
+    unknown = sorted(map(str, set(d) - set(allowed)))  # YAML keys may be numbers too
     if unknown:
-        raise OffSimError(f"unknown {what} keys: {', '.join(map(str, unknown))} (allowed: {', '.join(allowed)})")
+        raise OffSimError(f"unknown {what} keys: {', '.join(unknown)} (allowed: {', '.join(allowed)})")
 
 
 def _check_grid(grid) -> dict:
@@ -216,6 +216,8 @@ def load_spec(path: str | Path, preset: str) -> SweepSpec:
         raw = yaml.safe_load(path.read_text())
     except OSError as e:
         raise OffSimError(f"cannot read sweep spec {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise OffSimError(f"{path} is not UTF-8 text") from None
     except yaml.YAMLError as e:
         raise OffSimError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
     return parse_spec(raw, preset, str(path))

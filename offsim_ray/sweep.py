@@ -26,13 +26,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import read_json, write_json
+from offsim_ray.files import check_keys, read_json, write_json
 from offsim_ray.policy.rllib import quiet_ray_logs
 from offsim_ray.spec import SweepSpec, dataset_names, parse_spec, trial_config, trial_key, trial_label
 from offsim_ray.threads import set_threads
 
 log = logging.getLogger("offsim_ray.sweep")
 SWEEP_FILE = "sweep.json"
+# SweepPlan.to_dict's keys; the spec is checked by parse_spec
+SWEEP_KEYS = {"spec": {"preset": str}, "storage": str, "data_root": str | None, "offline": bool,
+              "trials": list[dict]}
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,11 @@ class SweepPlan:
 
 
 def read_sweep_file(experiment: Path) -> dict:
-    return read_json(experiment / SWEEP_FILE, f"{experiment} is not an offsim-ray sweep (no {SWEEP_FILE})",
-                     f"sweep {experiment}")
+    saved = read_json(experiment / SWEEP_FILE, f"{experiment} is not an offsim-ray sweep (no {SWEEP_FILE})",
+                      f"sweep {experiment}", SWEEP_KEYS)
+    for number, trial in enumerate(saved["trials"], 1):
+        check_keys(trial, {"key": str, "point": dict}, f"sweep {experiment}: {SWEEP_FILE}'s trial {number}")
+    return saved
 
 
 def load_plan(experiment: Path, saved: dict | None = None) -> SweepPlan:

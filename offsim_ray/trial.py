@@ -146,10 +146,10 @@ def _check_same_trial(out: Path, resolved: dict) -> None:
     saved = out / "trial.json"
     if not saved.exists():
         return
-    recorded = read_json(saved, "", f"trial {out}")
-    if not isinstance(recorded, dict) or not all(isinstance(recorded.get(k), dict) for k in ("sim", "policy")):
-        raise OffSimError(f"trial {out}: {saved.name} is not a trial config; pass --overwrite to start the "
-                          "trial afresh")
+    try:
+        recorded = read_json(saved, "", f"trial {out}", {"sim": dict, "policy": dict})
+    except OffSimError as e:
+        raise OffSimError(f"{e}; pass --overwrite to start the trial afresh") from None
     if _identity(recorded) != _identity(resolved):
         raise OffSimError(f"{out} holds a trial with another config (see {saved}); choose another output "
                           "directory, or pass --overwrite to start the trial afresh")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import read_jsonl, replace_dir, replaced_dir, temp_dir, write_dir, write_json, write_with
+from offsim_ray.files import (read_json, read_jsonl, replace_dir, replaced_dir, temp_dir, write_dir, write_json,
+                              write_with)
 
 
 def _umask() -> int:
@@ -38,6 +40,25 @@ def test_jsonl_skips_a_line_cut_short_unless_strict(tmp_path):
     with pytest.raises(OffSimError, match="progress.jsonl: line 3 is not JSON"):
         read_jsonl(path, strict=True)
     assert read_jsonl(tmp_path / "none.jsonl") == []
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[1, 2]", "run x: meta.json holds a list, not a mapping"),
+    ('{"low": [1]}', "run x: meta.json has no config"),
+    ('{"low": "x", "config": {}}', "run x: meta.json's low is 'x', not a list of numbers"),
+    ('{"low": [1, true], "config": {}}', "meta.json's low is [1, True], not a list of numbers"),
+    ('{"low": [], "config": {"seed": 1.5}}', "meta.json's config.seed is 1.5, not an integer"),
+    ('{"low": [], "config": {"seed": 1, "device": 1}}', "config.device is 1, not a string or null"),
+    (b"\xff{}", "run x: cannot read meta.json: 'utf-8' codec can't decode"),
+])
+def test_a_damaged_json_file_is_named_with_the_key_that_failed(tmp_path, text, fragment):
+    path = tmp_path / "meta.json"
+    keys = {"low": list[float], "config": {"seed": int, "device": str | None}}
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(OffSimError, match=re.escape(fragment)):
+        read_json(path, "no meta.json", "run x", keys)
+    path.write_text('{"low": [-1, 1.5], "config": {"seed": 1, "device": null}, "more": 1}')
+    assert read_json(path, "no meta.json", "run x", keys)["more"] == 1
 
 
 def test_replacing_a_folder_swaps_it_whole_and_clears_what_a_kill_left(tmp_path):

@@ -20,11 +20,15 @@ import numpy as np
 
 from offsim_ray.action_box import to_box
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import write_with
+from offsim_ray.files import read_json, write_with
 
 SHIPPED = Path(__file__).parent / "expert_weights"
 LEVELS = ("expert", "medium")
 LOG_STD_RANGE = (-5.0, 2.0)  # the clamp RLlib's squashed Gaussian applies to the log std
+# what `offsim-ray experts list` shows of a card.json
+CARD_KEYS = {"env_id": str, "env_steps": int, "train_seconds": float, "config": {"seed": int},
+             "expert": {"env_steps": int, "return_mean": float, "return_std": float},
+             "medium": {"env_steps": int, "return_mean": float, "fraction_of_expert": float}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,14 +114,8 @@ def expert_cards(directory: str | os.PathLike = SHIPPED) -> list[dict]:
     if not directory.is_dir():
         raise OffSimError(f"no experts folder {directory}")
     folders = [directory] if (directory / "card.json").is_file() else sorted(directory.glob("*/"))
-    cards = []
-    for folder in folders:
-        if (folder / "card.json").is_file():
-            try:
-                cards.append(json.loads((folder / "card.json").read_text()))
-            except json.JSONDecodeError as e:
-                raise OffSimError(f"{folder / 'card.json'} is not valid JSON: {e}") from None
-    return cards
+    return [read_json(folder / "card.json", "", f"experts {folder}", CARD_KEYS)
+            for folder in folders if (folder / "card.json").is_file()]
 
 
 def shipped_envs() -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 import minari
+from minari.dataset.minari_dataset import parse_dataset_id
 
 from offsim_ray.errors import OffSimError
 from offsim_ray.files import replace_dir, temp_dir
@@ -117,8 +118,13 @@ class DatasetStore:
                 ) from None
 
     def check_writable(self, dataset_id: str, overwrite: bool = False) -> None:
-        """An OffSimError, before any work, if `dataset_id` is there and may not be replaced, or if the
-        store cannot be created."""
+        """An OffSimError, before any work, if `dataset_id` is not a Minari id with a version, is there and
+        may not be replaced, or if the store cannot be created."""
+        try:
+            parse_dataset_id(dataset_id)  # its pattern has no `.`: an id that parses stays inside the store
+        except (ValueError, TypeError):  # TypeError: Minari's parse of an id without -vN
+            raise OffSimError(f"dataset id {dataset_id!r} is not a Minari id of the form (namespace/)name-vN, e.g. "
+                              "local/hopper/random-v0") from None
         final = self.root / dataset_id
         if final.exists() and not overwrite:
             raise OffSimError(

@@ -21,6 +21,10 @@ from offsim_ray.data.scores import ReferenceScores
 from offsim_ray.errors import OffSimError
 from offsim_ray.files import read_json, write_dir
 
+# what `load` and the evaluation read from policy.json
+INFO_KEYS = {"algo": str, "env_id": str, "obs_dim": int, "action_dim": int, "action_low": list[float],
+             "action_high": list[float], "reference": {"random": float, "expert": float, "origin": str}}
+
 
 class Policy:
     def __init__(self, module: RLModule, info: dict):
@@ -33,7 +37,8 @@ class Policy:
 
     @property
     def reference(self) -> ReferenceScores:
-        return ReferenceScores(**self.info["reference"])
+        reference = self.info["reference"]
+        return ReferenceScores(reference["random"], reference["expert"], reference["origin"])
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic actions: the mean (squashed for SAC, μ(s) for DDPG), scaled to the action box."""
@@ -58,7 +63,10 @@ class Policy:
     def load(cls, directory: str | os.PathLike) -> Policy:
         directory = Path(directory)
         info = read_json(directory / "policy.json", f"{directory} holds no trained policy (no policy.json)",
-                         f"policy {directory}")
+                         f"policy {directory}", INFO_KEYS)
+        if not len(info["action_low"]) == len(info["action_high"]) == info["action_dim"]:
+            raise OffSimError(f"policy {directory}: policy.json's action_low and action_high need "
+                              f"{info['action_dim']} numbers each, one per action dimension")
         try:
             module = RLModule.from_checkpoint(str((directory / "module").resolve()))
         except Exception as e:  # pickle, torch and RLlib raise many types for a damaged checkpoint

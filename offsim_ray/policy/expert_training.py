@@ -16,7 +16,6 @@ Work directory:
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -31,7 +30,7 @@ from offsim_ray.action_box import to_box
 from offsim_ray.data.collect import run_episodes
 from offsim_ray.data.experts import ExpertPolicy
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import make_dir, write_json
+from offsim_ray.files import make_dir, read_json, write_json
 from offsim_ray.policy.actor_critic import SquashedGaussian
 from offsim_ray.policy.config import ExpertConfig
 from offsim_ray.policy.baselines.offline import ActorCritic, Batch, floats
@@ -72,7 +71,11 @@ def _check_config(config: ExpertConfig, workdir: Path) -> None:
     """A resumed run keeps its settings; only the budget (`env_steps`) may change."""
     path = workdir / "config.json"
     if path.exists():
-        before = ExpertConfig.from_dict(json.loads(path.read_text())).to_dict()
+        recorded = read_json(path, "", f"expert run {workdir}")
+        try:
+            before = ExpertConfig.from_dict(recorded).to_dict()
+        except OffSimError as e:
+            raise OffSimError(f"expert run {workdir}: {path.name} is not an expert config ({e})") from None
         changed = [k for k, v in config.to_dict().items() if before[k] != v and k != "env_steps"]
         if changed:
             raise OffSimError(f"{workdir} holds an expert run with other settings ({', '.join(changed)} differ); "
@@ -141,10 +144,15 @@ def _save(workdir: Path, iteration: int, learner: ActorCritic, replay: FlatRepla
 
 
 def _restore(workdir: Path, learner: ActorCritic, replay: FlatReplay) -> None:
-    state = torch.load(workdir / CHECKPOINT / "learner.pt", map_location="cpu")  # RNG states stay on the host
-    learner.load_state_dict(state)
-    restore_rng_states(state)
-    replay.load(workdir / CHECKPOINT / "replay.npz")
+    try:
+        state = torch.load(workdir / CHECKPOINT / "learner.pt", map_location="cpu")  # RNG states stay on the host
+        learner.load_state_dict(state)
+        restore_rng_states(state)
+        replay.load(workdir / CHECKPOINT / "replay.npz")
+    except Exception as e:  # pickle, torch, zip and json raise many types for a damaged file
+        raise OffSimError(f"expert run {workdir}: its checkpoint {workdir / CHECKPOINT} is damaged ("
+                          f"{type(e).__name__}: {' '.join(str(e).split())[:200]}); remove that folder to train "
+                          "from the start") from None
 
 
 def train_expert(config: ExpertConfig, workdir: str | os.PathLike, progress: bool = True) -> dict:

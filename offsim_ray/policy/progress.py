@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 from tensorboardX import SummaryWriter
 
-from offsim_ray.files import read_jsonl, replaced_dir, write_dir, write_json, write_text
+from offsim_ray.files import read_json, read_jsonl, replaced_dir, write_dir, write_json, write_text
 
 if TYPE_CHECKING:
     from offsim_ray.policy.trainers import TrainingContext
@@ -82,7 +82,7 @@ def saved_iteration(workdir: Path, name: str) -> int:
     if not (workdir / name).exists() and replaced_dir(workdir / name).exists():
         os.replace(replaced_dir(workdir / name), workdir / name)
     if (workdir / name).exists() and (workdir / "progress.json").exists():
-        return json.loads((workdir / "progress.json").read_text())["iteration"]
+        return read_json(workdir / "progress.json", "", f"run {workdir}", {"iteration": int})["iteration"]
     return 0
 
 

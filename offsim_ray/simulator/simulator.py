@@ -21,12 +21,15 @@ import torch
 
 from offsim_ray.data.transitions import DIVERSE, EXPERT, NormStats, Transitions, check_compatible
 from offsim_ray.errors import OffSimError
-from offsim_ray.files import read_json, read_jsonl, write_dir
+from offsim_ray.files import check_keys, read_json, read_jsonl, write_dir
 from offsim_ray.nets import compile_for
 from offsim_ray.simulator.config import SimConfig
 from offsim_ray.simulator.models import RewardNet, TransitionEnsemble
 
 FORMAT_VERSION = 1
+# what `load` reads from meta.json
+META_KEYS = {"env_id": str, "fingerprint": str, "dataset_ids": list[str], "action_low": list[float],
+             "action_high": list[float], "config": dict}
 
 
 def action_bounds(data: Transitions) -> tuple[list[float], list[float]]:
@@ -229,8 +232,12 @@ class Simulator:
                 f"simulator artifact {path} has format version {version}; this offsim-ray reads "
                 f"version {FORMAT_VERSION}: refit it with `offsim-ray fit`"
             )
+        check_keys(meta, META_KEYS, f"simulator artifact {path}: meta.json")
         try:
             config = SimConfig.from_dict({**meta["config"], "device": device})
+        except OffSimError as e:
+            raise OffSimError(f"simulator artifact {path}: meta.json's config: {e}") from None
+        try:
             arrays = np.load(path / "data.npz")
             data = Transitions(
                 obs=arrays["obs"], action=arrays["action"], next_obs=arrays["next_obs"],
@@ -238,6 +245,9 @@ class Simulator:
                 terminated=arrays["terminated"], truncated=arrays["truncated"], source=arrays["source"],
                 env_id=meta["env_id"], dataset_ids=tuple(meta["dataset_ids"]),
             )
+            if not len(meta["action_low"]) == len(meta["action_high"]) == data.action_dim:
+                raise OffSimError(f"simulator artifact {path}: meta.json's action_low and action_high need "
+                                  f"{data.action_dim} numbers each, one per action dimension")
             stats = NormStats.from_dict(json.loads((path / "norm.json").read_text()))
             transition, reward = build_networks(data.obs_dim, data.action_dim, stats, config)
             weights = torch.load(path / "weights.pt", map_location=device, weights_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -134,6 +135,14 @@ def test_interrupted_collection_leaves_nothing_behind(store, tmp_path, monkeypat
     assert (copy.data_dir("local/hopper/random-v0") / "main_data.hdf5").read_bytes() == before
     assert copy.ids() == ["local/hopper/random-v0"]
     assert not any(p.name.startswith(".staging") for p in copy.root.iterdir())
+
+
+@pytest.mark.parametrize("dataset_id", ["bad", "../../evil-v0", "", "/abs/x-v0", "local/x-v0/"])
+def test_an_id_minari_cannot_write_is_refused_before_anything_is_made(tmp_path, dataset_id):
+    store = DatasetStore(tmp_path / "a" / "store")
+    with pytest.raises(OffSimError, match=f"dataset id '{re.escape(dataset_id)}' is not a Minari id"):
+        collect_dataset(store, "Hopper-v5", "random", 10, dataset_id, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == []
 
 
 def test_store_under_a_file_is_refused(tmp_path):

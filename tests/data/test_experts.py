@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -10,7 +11,7 @@ import pytest
 
 from offsim_ray.data import DatasetStore, describe, open_dataset
 from offsim_ray.data import datasets as datasets_module
-from offsim_ray.data.experts import SHIPPED, ExpertPolicy, expert_files
+from offsim_ray.data.experts import SHIPPED, ExpertPolicy, expert_cards, expert_files
 from offsim_ray.data.make import ACTION_NOISE_STD, make_datasets
 from offsim_ray.errors import OffSimError
 from tests.harness import assert_one_line_error, run_cli
@@ -205,3 +206,19 @@ def test_experts_list_shows_the_shipped_cards(tmp_path):
     for env_id, card in cards.items():
         assert f"{env_id:<16} expert {card['expert']['return_mean']:8.1f}" in listed.stdout
     assert_one_line_error(run_cli("experts", "list", str(tmp_path / "none")), f"no experts folder {tmp_path / 'none'}")
+
+
+def test_experts_list_names_the_key_of_a_damaged_card_and_lists_nothing(tmp_path):
+    card = json.loads((SHIPPED / "Hopper-v5" / "card.json").read_text())
+    folder = tmp_path / "Hopper-v5"
+    folder.mkdir()
+    for damaged, fragment in (([1], "card.json holds a list, not a mapping"),
+                              ({"env_id": "Hopper-v5"}, "card.json has no env_steps"),
+                              ({**card, "expert": {**card["expert"], "return_mean": "x"}},
+                               "card.json's expert.return_mean is 'x', not a number")):
+        (folder / "card.json").write_text(json.dumps(damaged))
+        with pytest.raises(OffSimError, match=re.escape(f"experts {folder}: {fragment}")):
+            expert_cards(tmp_path)
+    result = run_cli("experts", "list", str(tmp_path))
+    assert_one_line_error(result, f"experts {folder}: card.json's expert.return_mean")
+    assert result.stdout == ""

@@ -128,6 +128,28 @@ def test_evaluate_rejects_a_directory_without_a_policy(tmp_path):
     assert_one_line_error(run_cli("evaluate", str(tmp_path)), "holds no trained policy")
 
 
+@pytest.mark.parametrize("info, fragment", [
+    ([1], "policy.json holds a list, not a mapping"),
+    ({"algo": "sac"}, "policy.json has no env_id"),
+    ({"algo": "sac", "env_id": "Hopper-v5", "obs_dim": 11, "action_dim": 3, "action_low": [-1.0] * 3,
+      "action_high": [1.0] * 2, "reference": {"random": 0.0, "expert": 1.0, "origin": "test"}},
+     "policy.json's action_low and action_high need 3 numbers each"),
+])
+def test_evaluate_names_the_key_of_a_damaged_policy_json(tmp_path, info, fragment):
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "policy.json").write_text(json.dumps(info))
+    assert_one_line_error(run_cli("evaluate", str(tmp_path)), f"policy {tmp_path / 'policy'}: {fragment}")
+
+
+def test_train_names_its_config_file_in_errors_from_its_contents(tmp_path):
+    config = tmp_path / "trial.yaml"
+    config.write_text(f"expert: hopper-expert\nout: {tmp_path / 'out'}\nnope: 1\n2: x\n")
+    assert_one_line_error(run_cli("train", str(config)), f"{config}: unknown trial config keys: 2, nope")
+    config.write_bytes(b"expert: \xff\n")
+    assert_one_line_error(run_cli("train", str(config)), f"{config} is not UTF-8 text")
+    assert not (tmp_path / "out").exists()
+
+
 def test_train_refuses_a_file_as_its_trial_directory(tmp_path):
     (tmp_path / "notes").write_text("keep me")
     result = run_cli("train", "--expert", "hopper-expert", "--preset", "smoke", "--out", str(tmp_path / "notes"))

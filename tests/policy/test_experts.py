@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 
 import numpy as np
 import psutil
+import pytest
 import torch
 
 from offsim_ray.data.collect import run_episodes
@@ -114,3 +116,24 @@ def test_bad_expert_settings_are_one_line(tmp_path):
     assert_one_line_error(run_cli("experts", "train", "--env", "Hopper-v5", "--out", str(tmp_path / "b"),
                                   "--batch-size", "512", "--learning-starts", "100"), "learning_starts=100")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # refused runs leave no folder
+
+
+@pytest.mark.parametrize("files, fragment", [
+    ({"config.json": "[1]"}, "config.json holds a list, not a mapping"),
+    ({"config.json": '{"nope": 1}'}, "config.json is not an expert config (unknown expert config keys: nope)"),
+    ({"checkpoint/replay.npz": "", "progress.json": "[]"}, "progress.json holds a list, not a mapping"),
+    ({"checkpoint/replay.npz": "", "progress.json": '{"iteration": "x"}'},
+     "progress.json's iteration is 'x', not an integer"),
+    ({"checkpoint/learner.pt": "junk", "progress.json": '{"iteration": 1}'}, "its checkpoint"),
+])
+def test_a_damaged_expert_run_is_named_before_it_resumes(tmp_path, files, fragment):
+    from offsim_ray.errors import OffSimError
+    from offsim_ray.policy.config import ExpertConfig
+    from offsim_ray.policy.expert_training import train_expert
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    config = ExpertConfig(env_steps=10, iteration_steps=10, hidden=8, batch_size=8, learning_starts=8)
+    with pytest.raises(OffSimError, match=re.escape(f"{tmp_path}: {fragment}")):
+        train_expert(config, tmp_path, progress=False)

@@ -83,6 +83,22 @@ def test_other_format_version_is_refused(fitted, tmp_path):
         Simulator.load(copy)
 
 
+@pytest.mark.parametrize("change, fragment", [
+    (lambda meta: [1, 2], "meta.json holds a list, not a mapping"),
+    (lambda meta: {**meta, "action_low": "x"}, "meta.json's action_low is 'x', not a list of numbers"),
+    (lambda meta: {**meta, "action_high": meta["action_high"][:1]},
+     "meta.json's action_low and action_high need 3 numbers each"),
+    (lambda meta: {k: v for k, v in meta.items() if k != "env_id"}, "meta.json has no env_id"),
+    (lambda meta: {**meta, "config": {**meta["config"], "nope": 1}},
+     "meta.json's config: unknown simulator config keys: nope"),
+])
+def test_a_damaged_meta_json_is_refused_with_the_key_that_failed(fitted, tmp_path, change, fragment):
+    copy = shutil.copytree(fitted[2], tmp_path / "sim")
+    (copy / "meta.json").write_text(json.dumps(change(json.loads((copy / "meta.json").read_text()))))
+    with pytest.raises(OffSimError, match=f"simulator artifact {copy}: {fragment}"):
+        Simulator.load(copy)
+
+
 @pytest.mark.parametrize("damaged", ["weights.pt", "data.npz"])
 def test_corrupted_artifact_is_refused(fitted, tmp_path, damaged):
     copy = shutil.copytree(fitted[2], tmp_path / "sim")

@@ -197,6 +197,16 @@ def test_sweep_command_refuses_a_bad_spec_in_one_line_before_starting_ray(tmp_pa
     assert_one_line_error(run_cli("sweep", str(tmp_path / "none.yaml")), "cannot read sweep spec")
 
 
+def test_a_spec_file_that_is_not_utf8_or_has_number_keys_is_named(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_bytes(b"name: table1\n\xff\n")
+    with pytest.raises(OffSimError, match=re.escape(f"{spec} is not UTF-8 text")):
+        load_spec(spec, "smoke")
+    spec.write_text("name: table1\n1: x\nnope: 2\n")
+    with pytest.raises(OffSimError, match=re.escape(f"{spec}: unknown spec keys: 1, nope")):
+        load_spec(spec, "smoke")
+
+
 def test_resume_of_a_sweep_that_never_ran_is_refused(tmp_path):
     result = run_cli("sweep", "sweeps/table1.yaml", "--preset", "smoke", "--storage", str(tmp_path), "--resume")
     assert_one_line_error(result, "nothing to resume", str(tmp_path / "table1-smoke"))

@@ -4,6 +4,7 @@ a retried trial counted once, best and second best, idempotent output, bad input
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -89,6 +90,23 @@ def test_folder_that_is_not_a_sweep_is_refused(tmp_path):
     assert_one_line_error(run_cli("tables", str(tmp_path / "none")), "no sweep folder at")
     (tmp_path / SWEEP_FILE).write_text("{not json")
     assert_one_line_error(run_cli("tables", str(tmp_path)), "cannot read sweep.json")
+    (tmp_path / SWEEP_FILE).write_text("[1]")
+    assert_one_line_error(run_cli("tables", str(tmp_path)), f"sweep {tmp_path}: sweep.json holds a list, not a mapping")
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda saved: {}, "sweep.json has no spec"),
+    (lambda saved: {**saved, "spec": {**saved["spec"], "preset": None}},
+     "sweep.json's spec.preset is None, not a string"),
+    (lambda saved: {**saved, "offline": "no"}, "sweep.json's offline is 'no', not true or false"),
+    (lambda saved: {**saved, "trials": [{"point": {}}]}, "sweep.json's trial 1 has no key"),
+])
+def test_a_damaged_sweep_json_is_named_with_the_key_that_failed(tmp_path, change, fragment):
+    experiment = _sweep(tmp_path, {})
+    saved = json.loads((experiment / SWEEP_FILE).read_text())
+    (experiment / SWEEP_FILE).write_text(json.dumps(change(saved)))
+    with pytest.raises(OffSimError, match=re.escape(f"sweep {experiment}: {fragment}")):
+        load_trials([experiment])
 
 
 def test_a_sweep_given_twice_or_copied_counts_each_trial_once(tmp_path, monkeypatch):
