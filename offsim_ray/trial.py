@@ -237,8 +237,8 @@ def run_trial(config: TrialConfig, progress: bool = True, report=None, overwrite
         with exclusive(out / ".lock"):
             return _run_trial(config, out, progress, report, overwrite)
     except OffSimError:
-        if made and out.is_dir() and [entry.name for entry in out.iterdir()] == [".lock"]:  # refused before it wrote
-            shutil.rmtree(made)
+        if made and out.is_dir() and {entry.name for entry in out.iterdir()} <= {".lock", "trial.json"}:
+            shutil.rmtree(made)  # refused before it wrote more than its config: the folder it made goes too
         raise
 
 

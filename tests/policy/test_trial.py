@@ -245,6 +245,20 @@ def test_bf16_on_a_cpu_without_bfloat16_instructions_is_refused_before_the_trial
     assert not (tmp_path / "run").exists()
 
 
+def test_a_trial_refused_on_a_damaged_artifact_leaves_no_folder(trials, tmp_path):
+    import dataclasses
+    import shutil
+
+    from offsim_ray.trial import run_trial
+
+    config, _ = trials["sac"]
+    artifact = shutil.copytree(config.artifact, tmp_path / "sim")
+    (artifact / "meta.json").write_text("[1, 2]")
+    with pytest.raises(OffSimError, match="meta.json holds a list, not a mapping"):
+        run_trial(dataclasses.replace(config, out=str(tmp_path / "run"), artifact=str(artifact)), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_sac_temperature_stays_at_its_fixed_value_and_ddpg_reports_none(trials):
     config, metrics = trials["sac"]
     assert metrics["policy/alpha"] == pytest.approx(config.policy_config().initial_alpha)
