@@ -475,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="trial directory: simulator, checkpoints, policy, metrics.json")
     p.add_argument("--artifact", help="simulator artifact to reuse or write (default OUT/simulator)")
     p.add_argument("--drop-nonfinite", action="store_true", help="drop rows with NaN or inf instead of refusing")
-    p.add_argument("--overwrite", action="store_true", help="start the trial afresh, removing what OUT holds")
+    p.add_argument("--overwrite", action="store_true", help="start the trial afresh, removing what an earlier trial wrote in OUT")
     p.add_argument("--no-progress", action="store_true", help="no per-iteration lines")
     p.set_defaults(func=train)
 
