@@ -132,13 +132,14 @@ def data_export(args: argparse.Namespace) -> None:
 
 def fit(args: argparse.Namespace) -> None:
     from offsim_ray.simulator import fit_simulator, preset
-    from offsim_ray.simulator.fit import split_holdout
+    from offsim_ray.simulator.fit import holdout_sizes
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise OffSimError(f"{out} already exists; pass --overwrite to replace it")
     if out.exists() and not (out / "meta.json").is_file():
-        raise OffSimError(f"{out} exists and is not a simulator artifact (no meta.json); --overwrite replaces only one")
+        raise OffSimError(f"{out} exists and is not a simulator artifact (no meta.json); --overwrite replaces "
+                          "only one")
     check_replaceable(out)
     if args.device:
         check_device(args.device, "--device")
@@ -147,7 +148,7 @@ def fit(args: argparse.Namespace) -> None:
                           "steps", "warmup_steps") and v is not None}
     config = preset(args.preset).with_(seed=args.seed, margin_relative=args.margin_relative, **overrides)
     data = _training_data(args)
-    split_holdout(data, config.holdout_fraction, config.seed)  # refuses data too small to split, before the fit
+    holdout_sizes(data, config.holdout_fraction)  # refuses data too small to split, before the fit
     make_dir(out.parent)  # before the fit, once the data is known good: bad data leaves no folder
     kind = "OffSim+" if args.diverse else "OffSim"
     print(f"fitting {kind} on {len(data)} transitions of {data.name} ({data.env_id}), preset {args.preset}",
@@ -475,7 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="trial directory: simulator, checkpoints, policy, metrics.json")
     p.add_argument("--artifact", help="simulator artifact to reuse or write (default OUT/simulator)")
     p.add_argument("--drop-nonfinite", action="store_true", help="drop rows with NaN or inf instead of refusing")
-    p.add_argument("--overwrite", action="store_true", help="start the trial afresh, removing what an earlier trial wrote in OUT")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start the trial afresh, removing what an earlier trial wrote in OUT")
     p.add_argument("--no-progress", action="store_true", help="no per-iteration lines")
     p.set_defaults(func=train)
 

@@ -26,13 +26,16 @@ def placement_fields(cls) -> set[str]:
     return {f.name for f in fields(cls) if not f.compare}
 
 
-def _is(value, kind) -> bool:
-    """Whether `value` is of the annotated `kind` (int for float is fine, bool for a number is not)."""
+def is_of(value, kind) -> bool:
+    """Whether `value` is of the annotated `kind` (int for float is fine, bool for a number is not; a
+    `list[item]` checks its items)."""
     import types
     import typing
 
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        return any(_is(value, k) for k in typing.get_args(kind))
+        return any(is_of(value, k) for k in typing.get_args(kind))
+    if typing.get_origin(kind) is list and typing.get_args(kind):
+        return isinstance(value, list) and all(is_of(item, typing.get_args(kind)[0]) for item in value)
     if kind is type(None):
         return value is None
     if kind is float:
@@ -52,7 +55,7 @@ def check_types(config, what: str) -> None:
     bad = []
     for f in fields(config):
         value, kind = getattr(config, f.name), hints[f.name]
-        if not _is(value, kind):
+        if not is_of(value, kind):
             bad.append(f"{f.name}={value!r} (not {getattr(kind, '__name__', kind)})")
         elif isinstance(value, float) and not math.isfinite(value):  # inf passes every `x >= 0` check
             bad.append(f"{f.name}={value!r} (not a finite number)")

@@ -1,6 +1,6 @@
 """Reading the project's JSON files, and writes that never leave a half-written file or folder: write to a
-temporary sibling, then rename into place. New files and folders get the modes the user's umask gives, not tempfile's private 0700/0600:
-several users and nodes share sweep storage."""
+temporary sibling, then rename into place. New files and folders get the modes the user's umask gives, not
+tempfile's private 0700/0600: several users and nodes share sweep storage."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Callable
 
-from offsim_ray.errors import OffSimError
+from offsim_ray.errors import OffSimError, is_of
 
 
 def read_json(path: Path, missing: str, what: str, keys: dict | None = None) -> dict:
@@ -29,18 +29,6 @@ def read_json(path: Path, missing: str, what: str, keys: dict | None = None) -> 
         raise OffSimError(f"{what}: {path.name} holds {_kind_name(type(value))}, not a mapping")
     check_keys(value, keys or {}, f"{what}: {path.name}")
     return value
-
-
-def _fits(value, kind) -> bool:
-    if isinstance(kind, dict):
-        return isinstance(value, dict)
-    if typing.get_origin(kind) is list:
-        return isinstance(value, list) and all(_fits(item, typing.get_args(kind)[0]) for item in value)
-    if isinstance(kind, types.UnionType):
-        return any(_fits(value, k) for k in typing.get_args(kind))
-    if kind in (int, float) and isinstance(value, bool):
-        return False
-    return isinstance(value, (int, float) if kind is float else kind)
 
 
 def _kind_name(kind) -> str:
@@ -62,7 +50,7 @@ def check_keys(record: dict, keys: dict, where: str, prefix: str = "") -> None:
         if key not in record:
             raise OffSimError(f"{where} has no {prefix}{key}")
         value = record[key]
-        if not _fits(value, kind):
+        if not (isinstance(value, dict) if isinstance(kind, dict) else is_of(value, kind)):
             shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
             raise OffSimError(f"{where}'s {prefix}{key} is {shown}, not {_kind_name(kind)}")
         if isinstance(kind, dict):

@@ -260,7 +260,7 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report, overwrite
     from offsim_ray.evaluation import evaluate
     from offsim_ray.policy.artifact import Policy
     from offsim_ray.policy.progress import STATE, read_progress
-    from offsim_ray.simulator.fit import split_holdout
+    from offsim_ray.simulator.fit import holdout_sizes
     from offsim_ray.simulator.simulator import action_bounds
 
     resolved = config.resolved()
@@ -284,7 +284,7 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report, overwrite
     reference = dataset_reference(config.expert, store, download=not config.offline)
     trainer = TRAINERS[policy_config.algo]
     if trainer.simulator:  # refuses data too small to split, before anything is written
-        split_holdout(data, config.sim_config().holdout_fraction, config.sim_config().seed)
+        holdout_sizes(data, config.sim_config().holdout_fraction)
     if overwrite:
         _remove_outputs(out)
     write_json(out / "trial.json", resolved)  # once the data is known good: a refused trial leaves nothing

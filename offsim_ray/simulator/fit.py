@@ -44,17 +44,24 @@ class Batch:
         return Batch(self.obs[index], self.action[index], self.next_obs[index], self.expert[index])
 
 
+def holdout_sizes(data: Transitions, fraction: float) -> dict[int, int]:
+    """Held-out rows per source of `data`; an error when a source would keep none to hold out or to fit on."""
+    sizes = {}
+    for source in (EXPERT, DIVERSE):
+        rows = int((data.source == source).sum())
+        sizes[source] = int(round(fraction * rows))
+        if rows and not 0 < sizes[source] < rows:
+            raise OffSimError(f"{data.name}: {rows} rows of one dataset leave no rows to "
+                              f"{'hold out' if sizes[source] == 0 else 'fit on'} at holdout_fraction {fraction}")
+    return sizes
+
+
 def split_holdout(data: Transitions, fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of held-out rows, drawn per source so both keep the same share."""
     rng = np.random.default_rng(seed)
     holdout = np.zeros(len(data), dtype=bool)
-    for source in (EXPERT, DIVERSE):
-        rows = np.flatnonzero(data.source == source)
-        size = int(round(fraction * len(rows)))
-        if len(rows) and not 0 < size < len(rows):
-            raise OffSimError(f"{data.name}: {len(rows)} rows of one dataset leave no rows to "
-                              f"{'hold out' if size == 0 else 'fit on'} at holdout_fraction {fraction}")
-        holdout[rng.choice(rows, size=size, replace=False)] = True
+    for source, size in holdout_sizes(data, fraction).items():
+        holdout[rng.choice(np.flatnonzero(data.source == source), size=size, replace=False)] = True
     return holdout
 
 

@@ -50,7 +50,8 @@ def run_iterations(algo, config: PolicyConfig, workdir: Path, label: str, progre
                    report=None) -> tuple[dict, int]:
     """`config.iterations` training iterations of `algo`, resumed from the checkpoint in `workdir` if any;
     returns (last metrics, iterations done before this call)."""
-    done, seconds = resume(workdir, "algorithm", label, progress, lambda: algo.restore_from_path(str(workdir / "algorithm")))
+    done, seconds = resume(workdir, "algorithm", label, progress,
+                           lambda: algo.restore_from_path(str(workdir / "algorithm")))
     row = {}
     with ProgressLog(workdir, label, config.iterations, progress, report, done) as log:
         for iteration in range(done + 1, config.iterations + 1):
