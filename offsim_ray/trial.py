@@ -266,10 +266,10 @@ def _run_trial(config: TrialConfig, out: Path, progress: bool, report, overwrite
     resolved = config.resolved()
     if not overwrite:
         _check_same_trial(out, resolved)
-    if (out / "metrics.json").exists() and not overwrite:
-        for row in read_progress(out / "training") if report else ():  # the stored curve, for the sweep's report
-            report(row)
-        return read_json(out / "metrics.json", "", f"trial {out}")
+        if (out / "metrics.json").exists():
+            for row in read_progress(out / "training") if report else ():  # the stored curve, for the sweep's report
+                report(row)
+            return read_json(out / "metrics.json", "", f"trial {out}")
     started = time.perf_counter()
     policy_config = config.policy_config()
     check_device(config.sim_config().device, "sim.device")
